@@ -1,0 +1,1 @@
+"""Root conftest: fixtures shared by tests/ and bench/ (warm pools live here)."""

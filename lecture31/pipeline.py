@@ -1,0 +1,3 @@
+"""Placeholder: this exercise is not built yet (see the open issues)."""
+
+__all__ = ()
