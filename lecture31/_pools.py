@@ -39,7 +39,7 @@ __all__ = (
 # executor's manager thread) and where a fork can deadlock on a lock a thread held (Python 3.12+
 # warns on exactly that). Cold start of a 4-worker pool, time until all 4 workers have answered
 # once, median of 7 fresh interpreters launched as `python -m`, workers importing a package that
-# imports numpy (as lecture31 does), shared 2-core machine (Python 3.11.7):
+# imports numpy (as lecture31 does once fanout uses it), shared 2-core machine (Python 3.11.7):
 #
 #   method                  first pool in a process   every later pool
 #   fork                       9 ms                      9 ms    unsafe once threads exist

@@ -153,6 +153,14 @@ def test_a_chunk_that_is_not_a_list_of_strings_is_a_type_error(chunk):
         parseCsvChunk(chunk)
 
 
+def test_a_very_long_malformed_record_is_quoted_only_in_part():
+    record = "1," + "9" * 10_000
+    with pytest.raises(ValueError, match="got 2") as error:
+        parseCsvChunk([record])
+    assert str(error.value).startswith("record 0 '1,999")
+    assert len(str(error.value)) < 250
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
