@@ -128,7 +128,9 @@ class CircuitBreaker(_BreakerView):
         ticket = core.closedTicket
         if ticket is None:
             with self._lock:
-                ticket, _ = core.admit()
+                ticket = core.admit()
+            if type(ticket) is CircuitOpenError:
+                raise ticket
         try:
             result = fn(*args, **kwargs)
         except BaseException:
@@ -179,8 +181,10 @@ class AsyncCircuitBreaker(_BreakerView):
         core = self._core
         ticket = core.closedTicket
         if ticket is None:
-            ticket, isProbe = core.admit()
-            if isProbe:
+            ticket = core.admit()
+            if type(ticket) is CircuitOpenError:
+                raise ticket
+            if core.isProbe(ticket):
                 return await self._probe(ticket, coroutineFn, args, kwargs)
         returned = _UNSET
         try:
