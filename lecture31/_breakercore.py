@@ -176,22 +176,37 @@ class _BreakerCore:
         if self.state is _CLOSED:
             return self._epoch
         now = self._clock()
+        if (rejection := self._rejection(now)) is not None:
+            return rejection
+        if self.state is _OPEN:
+            self._moveTo(_HALF_OPEN, now)
+        self.probeStartedAt = now  # before probeTicket: lock-free readers rely on the order
+        self.probeTicket = self._epoch
+        return self._epoch
+
+    def peek(self) -> CircuitOpenError | None:
+        """The rejection ``admit`` would return now, found without changing anything; None if
+        ``admit`` might let the call through. Safe to call without the sync shell's lock: it
+        only reads, and a rejection based on a read a moment old is still a correct answer."""
+        if self.state is _CLOSED:
+            return None
+        return self._rejection(self._clock())
+
+    def _rejection(self, now: float) -> CircuitOpenError | None:
         if self.state is _OPEN:
             if now < self.reopenAt:
                 return CircuitOpenError(_OPEN_MESSAGE, self.reopenAt - now, self.failureCount)
-            self._moveTo(_HALF_OPEN, now)
-        elif self.probeTicket is not None:
+            return None
+        if self.probeTicket is not None:
             return self._probeInFlight(now)
-        self.probeTicket = self._epoch
-        self.probeStartedAt = now
-        return self._epoch
+        return None
 
     def isProbe(self, ticket: int) -> bool:
         """Was ``ticket`` handed to the half-open probe (and is that probe still undecided)?"""
         return ticket == self.probeTicket
 
     def _probeInFlight(self, now: float) -> CircuitOpenError:
-        running = now - self.probeStartedAt
+        running = max(0.0, now - self.probeStartedAt)  # a lock-free reader may be a tick behind
         if self.probeTimeoutSeconds is None:
             return CircuitOpenError(
                 _PROBING_UNBOUNDED_MESSAGE, None, running, self.resetTimeoutSeconds
@@ -234,7 +249,6 @@ class _BreakerCore:
             # A new epoch, so the released ticket can never decide the period it gave up.
             self._epoch += 1
             self.probeTicket = None
-            self.probeStartedAt = None
 
     # -- the one place state changes --------------------------------------------------------
 
@@ -242,18 +256,22 @@ class _BreakerCore:
         old = self.state
         if (old, new) not in _TRANSITIONS:
             raise RuntimeError(f"illegal circuit breaker transition {old} -> {new}")
-        self._epoch += 1
-        self.state = new
+        # The sync shell reads state, closedTicket, reopenAt, probeTicket and probeStartedAt
+        # without its lock, so the order of these stores matters: stop fast admissions first,
+        # publish the new state last, and never put None back into reopenAt or probeStartedAt
+        # (a reader that just saw OPEN or a probe in flight must find a number there).
+        self.closedTicket = None
         self.probeTicket = None
-        self.probeStartedAt = None
+        self._epoch += 1
         if new is _OPEN:
             self.reopenAt = now + self.resetTimeoutSeconds
         elif new is _HALF_OPEN:
             self.successCountInHalfOpen = 0
         else:
             self.failureCount = 0
-            self.reopenAt = None
-        self.closedTicket = self._epoch if new is _CLOSED else None
+        self.state = new
+        if new is _CLOSED:
+            self.closedTicket = self._epoch
 
     def describe(self, owner: str) -> str:
         return f"<{owner} {self.state.value} failures={self.failureCount}>"

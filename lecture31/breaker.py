@@ -127,6 +127,9 @@ class CircuitBreaker(_BreakerView):
         # racing trip makes N stale, and the core then ignores this call's result.
         ticket = core.closedTicket
         if ticket is None:
+            # Most calls that get here are rejected: find that out without the lock.
+            if (rejection := core.peek()) is not None:
+                raise rejection
             with self._lock:
                 ticket = core.admit()
             if type(ticket) is CircuitOpenError:

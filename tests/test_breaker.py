@@ -403,3 +403,41 @@ def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
     assert breaker.call(sum, [1, 2, 3]) == 6
+
+
+def test_threads_hammering_a_flapping_breaker_see_only_results_boom_or_circuit_open():
+    # A real clock and a tiny reset timeout make the breaker flap through every state while
+    # 8 threads call it; the lock-free fast paths must never see a half-written state.
+    import random
+    import sys
+
+    breaker = CircuitBreaker(failureThreshold=2, resetTimeoutSeconds=0.0005)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    unexpected, seen = [], set()
+    start = threading.Barrier(8)
+
+    def worker(seed):
+        rng = random.Random(seed)
+        start.wait(timeout=10)
+        for _ in range(3000):
+            try:
+                breaker.call(_raise, Boom("down")) if rng.random() < 0.5 else breaker.call(int)
+            except (Boom, CircuitOpenError):
+                pass
+            except BaseException as exc:
+                unexpected.append(exc)
+            seen.add(breaker.state)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads)
+    assert unexpected == []
+    assert seen >= {"closed", "open"}
+    assert breaker.state in {"closed", "open", "half_open"}
