@@ -136,7 +136,11 @@ class CircuitBreaker(_BreakerView):
                 raise ticket
         try:
             result = fn(*args, **kwargs)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, TypeError) and not callable(fn):
+                with self._lock:
+                    core.release(ticket)
+                raise TypeError(f"fn must be callable, got {fn!r}") from exc
             # BaseException too: a KeyboardInterrupt in a probe must still settle the probe.
             with self._lock:
                 core.recordFailure(ticket)
@@ -310,7 +314,8 @@ async def runHarness(
 
     One dict per call: ``call``, ``outcome`` (one of OUTCOMES), ``stateBefore`` and ``state``
     (after the call), ``probe`` (the call was the half-open probe: the circuit went
-    ``open -> half_open -> ...`` during it), ``failureCount`` and ``elapsedSeconds``.
+    ``open -> half_open -> ...`` during it), ``failureCount``, ``elapsedSeconds`` and
+    ``detail`` (the error's message; "" for a success).
     """
     if isinstance(numCalls, bool) or not isinstance(numCalls, int) or numCalls < 0:
         raise ValueError(f"numCalls must be an int >= 0, got {numCalls!r}")
@@ -329,15 +334,17 @@ async def runHarness(
         if i:
             await asyncio.sleep(callIntervalSeconds)
         stateBefore = breaker.state
+        detail = ""
         started = time.perf_counter()
         try:
             await asyncio.wait_for(breaker.call(service.fetch, i), timeout=outerTimeout)
-        except CircuitOpenError:
-            outcome = "circuit_open"
-        except TimeoutError:  # the outer wait_for, the probe bound, or the service's own
+        except CircuitOpenError as exc:
+            outcome, detail = "circuit_open", str(exc)
+        except TimeoutError as exc:  # the outer wait_for, the probe bound, or the service's own
             outcome = "timeout"
-        except Exception:
-            outcome = "service_error"
+            detail = str(exc) or f"outer wait_for timeout ({outerTimeout} s)"
+        except Exception as exc:
+            outcome, detail = "service_error", f"{type(exc).__name__}: {exc}"
         else:
             outcome = "success"
         elapsed = time.perf_counter() - started
@@ -350,6 +357,7 @@ async def runHarness(
                 "probe": stateBefore != BreakerState.CLOSED and outcome != "circuit_open",
                 "failureCount": breaker.failureCount,
                 "elapsedSeconds": elapsed,
+                "detail": detail,
             }
         )
     return records
@@ -368,12 +376,13 @@ def _statePath(records: list[dict]) -> list[str]:
 
 def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str) -> str:
     """The report ``main`` prints: one line per call, the breakdown, and fast-fail evidence."""
-    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>8}  state after"]
+    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>9}  {'state after':<11}  detail"]
     for record in records:
-        note = "  (half-open probe)" if record["probe"] else ""
+        probe = "[probe] " if record["probe"] else ""
         lines.append(
             f"{record['call']:>4}  {record['outcome']:<13} "
-            f"{record['elapsedSeconds'] * 1000:>8.1f}  {record['state']}{note}"
+            f"{record['elapsedSeconds'] * 1000:>9.3f}  {record['state']:<11}  "
+            f"{probe}{record.get('detail', '')}".rstrip()
         )
     counts = Counter(record["outcome"] for record in records)
     lines.append("")
@@ -397,5 +406,11 @@ def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str)
 async def main(seed: int | None = None) -> None:
     """Run the homework's harness: 30 calls, 1 s outer timeout; print what happened."""
     breaker = AsyncCircuitBreaker()
+    print(
+        f"{breaker!r}: failureThreshold {breaker.failureThreshold}, resetTimeoutSeconds "
+        f"{breaker.resetTimeoutSeconds}, probeTimeoutSeconds {breaker.probeTimeoutSeconds}; "
+        f"30 calls {CALL_INTERVAL_SECONDS} s apart, each under a {OUTER_TIMEOUT_SECONDS} s "
+        f"outer timeout (seed {seed})"
+    )
     records = await runHarness(seed=seed, breaker=breaker)
     print(_renderHarness(records, outerTimeout=OUTER_TIMEOUT_SECONDS, finalState=breaker.state))

@@ -391,6 +391,13 @@ def test_a_bad_probe_timeout_is_rejected_naming_it(value):
         AsyncCircuitBreaker(probeTimeoutSeconds=value)
 
 
+def test_a_non_callable_is_a_type_error_for_the_sync_breaker_not_a_failure(clock):
+    breaker = CircuitBreaker(clock=clock)
+    with pytest.raises(TypeError, match="fn must be callable, got 'storeReading'"):
+        breaker.call("storeReading")
+    assert breaker.failureCount == 0
+
+
 def test_circuit_open_error_survives_pickling_with_its_retry_hint():
     error = CircuitOpenError("circuit open")
     copy = pickle.loads(pickle.dumps(error))

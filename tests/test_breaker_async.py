@@ -374,6 +374,9 @@ async def test_the_report_prints_every_call_the_breakdown_the_path_and_the_evide
     assert "breakdown: success 3, service_error 2, circuit_open 3, timeout 1" in lines
     assert "states:    closed -> open -> half_open -> closed" in lines
     assert "final state: closed" in lines
+    assert "service_error" in lines[2] and "RuntimeError: service degraded" in lines[2]
+    assert "circuit_open" in lines[5] and "next probe allowed in" in lines[5]
+    assert lines[8].endswith("closed       [probe]")
     assert any(
         line.startswith("fast-fail: slowest of 3 circuit-open calls took")
         and line.endswith("against the 50 ms outer timeout a hung call waits out")
@@ -430,7 +433,9 @@ async def test_main_prints_thirty_calls_and_the_summary(monkeypatch, capsys):
     monkeypatch.setattr(module, "runHarness", fast)
     await module.main(seed=3)
     out = capsys.readouterr().out
-    counts = Counter(line.split()[1] for line in out.splitlines()[1:31])
+    callLines = [line.split() for line in out.splitlines() if line.split()[:1] != []]
+    counts = Counter(words[1] for words in callLines if words[0].isdigit())
+    assert out.startswith("<AsyncCircuitBreaker closed failures=0>: failureThreshold 3")
     assert set(counts) <= set(module.OUTCOMES)
     assert sum(counts.values()) == 30
     assert "final state: " in out
