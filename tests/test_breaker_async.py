@@ -409,6 +409,20 @@ async def test_the_same_seed_gives_the_same_trace():
     assert await trace(6) != first
 
 
+async def test_a_seeded_requests_fate_does_not_depend_on_what_the_breaker_did_before_it():
+    async def outcomes(breaker):
+        records = await runHarness(
+            30, seed=11, outerTimeout=0.02, callIntervalSeconds=0, breaker=breaker
+        )
+        return [r["outcome"] for r in records]
+
+    tripping = await outcomes(AsyncCircuitBreaker(resetTimeoutSeconds=1.0, clock=TickingClock()))
+    neverOpens = await outcomes(AsyncCircuitBreaker(failureThreshold=1000))
+    assert "circuit_open" in tripping
+    reachedBoth = [i for i, outcome in enumerate(tripping) if outcome != "circuit_open"]
+    assert [tripping[i] for i in reachedBoth] == [neverOpens[i] for i in reachedBoth]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "culprit"),
     [
