@@ -448,3 +448,13 @@ def test_threads_hammering_a_flapping_breaker_see_only_results_boom_or_circuit_o
     assert unexpected == []
     assert seen >= {"closed", "open"}
     assert breaker.state in {"closed", "open", "half_open"}
+
+
+def test_the_package_exports_the_breaker_names_but_not_its_main():
+    import lecture31
+    from lecture31 import breaker
+
+    for name in ("AsyncCircuitBreaker", "CircuitBreaker", "CircuitOpenError", "runHarness"):
+        assert getattr(lecture31, name) is getattr(breaker, name)
+    assert "main" not in breaker.__all__
+    assert callable(breaker.main)
