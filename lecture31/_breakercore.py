@@ -1,9 +1,10 @@
 """The circuit breaker's state machine: one pure core that decides, two shells that call.
 
 The core never awaits, never does I/O and never runs user code. A shell asks it "may I call?"
-(``admit``), runs the call itself, then tells it what happened (``recordSuccess`` /
-``recordFailure`` / ``release``). Time comes from an injected ``clock``; the core stores the
-absolute deadline at which an open circuit may probe again, not a timestamp to recompute.
+(``admit``; ``peek`` answers "would you refuse?" without changing anything), runs the call
+itself, then tells it what happened (``recordSuccess`` / ``recordFailure`` / ``release``).
+Time comes from an injected ``clock``; the core stores the absolute deadline at which an open
+circuit may probe again, not a timestamp to recompute.
 
        failureCount reaches failureThreshold         first admit() at or after reopenAt:
     +--------+ -------------------------> +------+ ---------------------> +-----------+
@@ -58,8 +59,8 @@ class CircuitOpenError(Exception):
     its one probe already in flight. A fresh instance per rejection."""
 
     # Built on every rejection, so built as cheaply as an exception can be: no __init__ of its
-    # own (a Python-level __init__ triples the cost), and the core passes a _Template plus its
-    # values so the message is formatted only when someone reads it.
+    # own (a Python-level __init__ costs several times the raise), and the core passes a
+    # _Template plus its values so the message is formatted only when someone reads it.
 
     def __str__(self) -> str:
         args = self.args

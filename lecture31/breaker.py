@@ -40,6 +40,9 @@ __all__ = (
     "runHarness",
 )
 
+# Users meet these two here, so tracebacks and pickles name them here.
+BreakerState.__module__ = CircuitOpenError.__module__ = __name__
+
 T = TypeVar("T")
 
 # Sentinel: "coroutineFn was not even called", distinct from a call that returned None.

@@ -405,6 +405,21 @@ def test_circuit_open_error_survives_pickling_with_its_retry_hint():
     assert copy.retryAfterSeconds is None
 
 
+async def test_a_real_rejection_survives_pickling_with_its_message_and_hint(variant, clock):
+    breaker = variant.make(clock)
+    await trip(variant, breaker)
+    with pytest.raises(CircuitOpenError) as caught:
+        await variant.succeed(breaker)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy).__module__ == "lecture31.breaker"
+    assert (
+        str(copy)
+        == str(caught.value)
+        == ("circuit open after 3 consecutive failures; next probe allowed in 2.000 s")
+    )
+    assert copy.retryAfterSeconds == 2.0
+
+
 def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
     breaker = CircuitBreaker(clock=clock)
     with pytest.raises(RuntimeError):
