@@ -177,10 +177,13 @@ class _BreakerCore:
         if self.state is _CLOSED:
             return self._epoch
         now = self._clock()
-        if (rejection := self._rejection(now)) is not None:
-            return rejection
+        # The same decisions as _rejection, written out: this is the async rejection path.
         if self.state is _OPEN:
+            if now < self.reopenAt:
+                return CircuitOpenError(_OPEN_MESSAGE, self.reopenAt - now, self.failureCount)
             self._moveTo(_HALF_OPEN, now)
+        elif self.probeTicket is not None:
+            return self._probeInFlight(now)
         self.probeStartedAt = now  # before probeTicket: lock-free readers rely on the order
         self.probeTicket = self._epoch
         return self._epoch
