@@ -427,15 +427,13 @@ def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
     assert breaker.call(sum, [1, 2, 3]) == 6
 
 
-def test_threads_hammering_a_flapping_breaker_see_only_results_boom_or_circuit_open():
-    # A real clock and a tiny reset timeout make the breaker flap through every state while
-    # 8 threads call it; the lock-free fast paths must never see a half-written state.
+def test_eight_threads_on_a_flapping_breaker_only_ever_see_a_result_their_error_or_open():
+    # A smoke test: a real clock and a tiny reset timeout make the breaker flap through every
+    # state while 8 threads call it, so the lock-free fast paths meet every transition.
     import random
     import sys
 
     breaker = CircuitBreaker(failureThreshold=2, resetTimeoutSeconds=0.0005)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
     unexpected, seen = [], set()
     start = threading.Barrier(8)
 
@@ -452,9 +450,11 @@ def test_threads_hammering_a_flapping_breaker_see_only_results_boom_or_circuit_o
             seen.add(breaker.state)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
     try:
+        for thread in threads:
+            thread.start()
         for thread in threads:
             thread.join(timeout=60)
     finally:
