@@ -159,6 +159,7 @@ async def test_a_cancelled_probe_reopens_the_circuit_instead_of_sticking_or_clos
     probe = asyncio.create_task(breaker.call(asyncio.sleep, 10))
     await asyncio.sleep(0)
     assert breaker.state == "half_open"
+    assert repr(breaker) == "<AsyncCircuitBreaker half_open failures=3>"
     probe.cancel()
     with pytest.raises(asyncio.CancelledError):
         await probe
