@@ -61,8 +61,9 @@ NORMALIZE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 # A store is 20 ms of waiting, not working, so the pool must be wide enough to overlap a whole
 # gather of stores: N stores on T threads take ceil(N / T) waves of 20 ms. The default
 # ThreadPoolExecutor width, min(32, cores + 4), is 6 threads on 2 cores: 8 waves (160 ms) at 48
-# sensors, which alone caps the 48-sensor speedup near 4-5x. 48 threads (one per sensor of the
-# largest scale we compare) make it one 20 ms wave and let the speedup approach ~7x. The cap:
+# sensors, which alone caps the 48-sensor speedup near 4x (bound 3.9x; measured 3.3-3.6x on a
+# shared 2-core machine). 48 threads (one per sensor of the largest scale we compare) make it
+# one 20 ms wave and let the speedup approach ~7x (measured 4.3-6x there). The cap:
 # past 48 sensors stores queue again, one extra 20 ms wave per 48 sensors. Idle threads cost
 # only stack address space (created on demand), so being this wide is cheap.
 STORE_THREADS = 48

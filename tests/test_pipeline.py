@@ -259,7 +259,10 @@ async def test_correct_pipeline_normalizes_in_processes_and_stores_in_threads():
     # Exactly one normalization per sensor went to the processes, carrying only the reading.
     assert [fn for fn, _, _ in processes.submitted] == [normalizeReading] * SENSORS
     assert [args[0]["sensorId"] for _, args, _ in processes.submitted] == list(range(SENSORS))
-    assert all(set(args[0]) == {"sensorId", "rawValue"} for _, args, _ in processes.submitted)
+    assert all(
+        len(args) == 1 and set(args[0]) == {"sensorId", "rawValue"} and not kwargs
+        for _, args, kwargs in processes.submitted
+    )
     # Exactly one store per sensor went to the threads, with that sensor's own generator.
     stores = [fn for fn, _, _ in threads.submitted]
     assert all(isinstance(fn, functools.partial) for fn in stores)
