@@ -481,8 +481,8 @@ async def main(seed: int | None = None) -> None:
     )
     intros = {
         STORE_FAILURE_PROBABILITY: "Stores through one shared CircuitBreaker",
-        DEMO_FAILURE_PROBABILITY: "Three in a row being rare at p = 0.15, the same again at"
-        " p = 0.5, where the breaker\nshould open and fail fast",
+        DEMO_FAILURE_PROBABILITY: "Since that is rare at p = 0.15, the same again at p = 0.5,"
+        " where the breaker\nshould open and fail fast",
     }
     with _pools(None, None) as (processPool, threadPool):
         for probability, intro in intros.items():
