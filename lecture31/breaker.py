@@ -1,3 +1,394 @@
-"""Placeholder: this exercise is not built yet (see the open issues)."""
+"""Exercise 3: circuit breakers (async, and the sync one Exercise 4 uses) and a flaky service.
 
-__all__ = ()
+Both breakers are thin shells around one state machine (``_breakercore``): the shell asks the
+core whether a call may go ahead, runs the call itself, and reports how it ended.
+
+    caller --> breaker.call(fn, *args) --admit?--> core (closed / open / half_open)
+                   |        ^                        |
+                   |        +-- CircuitOpenError ----+  (open, or a probe already in flight)
+                   v
+               fn(*args)  --> success / failure / cancelled / probe overran
+                   |
+                   +--> core.recordSuccess / recordFailure (ignored if the state moved on)
+
+The harness (homework requirements 4-5) drives ``FlakyAsyncService.fetch`` through an
+``AsyncCircuitBreaker`` 30 times, each call under ``asyncio.wait_for(..., timeout=1.0)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from ._breakercore import BreakerState, CircuitOpenError, _BreakerCore
+from ._seeding import derivedRng
+
+__all__ = (
+    "AsyncCircuitBreaker",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "FlakyAsyncService",
+    "main",
+    "runHarness",
+)
+
+T = TypeVar("T")
+
+# Sentinel: "coroutineFn was not even called", distinct from a call that returned None.
+_UNSET: Any = object()
+
+
+def _notAwaitableError(coroutineFn: object, returned: object) -> TypeError | None:
+    """The TypeError to raise if the caller, not the service, is at fault; else None."""
+    if returned is _UNSET:
+        if callable(coroutineFn):
+            return None
+        return TypeError(f"coroutineFn must be an async callable, got {coroutineFn!r}")
+    if inspect.isawaitable(returned):
+        return None
+    name = getattr(coroutineFn, "__qualname__", repr(coroutineFn))
+    return TypeError(
+        f"coroutineFn {name} returned {type(returned).__name__} {returned!r}, not an "
+        "awaitable; pass an async function (AsyncCircuitBreaker) or use CircuitBreaker"
+    )
+
+
+class _BreakerView:
+    """The read-only attributes both breakers share, delegated to their core."""
+
+    __slots__ = ("_core",)
+    _core: _BreakerCore
+
+    @property
+    def state(self) -> BreakerState:
+        """``closed``, ``open`` or ``half_open`` (an open circuit turns half-open lazily, when
+        the first call after the reset timeout arrives, exactly as the homework describes)."""
+        return self._core.state
+
+    @property
+    def failureCount(self) -> int:
+        """Consecutive failures (a failed probe adds one); reset by a success while closed."""
+        return self._core.failureCount
+
+    @property
+    def lastFailureTime(self) -> float | None:
+        """``clock()`` at the latest counted failure; None before the first."""
+        return self._core.lastFailureTime
+
+    @property
+    def successCountInHalfOpen(self) -> int:
+        """Probe successes in the latest half-open period (one closes it, so 0 or 1)."""
+        return self._core.successCountInHalfOpen
+
+    @property
+    def failureThreshold(self) -> int:
+        return self._core.failureThreshold
+
+    @property
+    def resetTimeoutSeconds(self) -> float:
+        return self._core.resetTimeoutSeconds
+
+    def __repr__(self) -> str:
+        return self._core.describe(type(self).__name__)
+
+
+class CircuitBreaker(_BreakerView):
+    """A thread-safe synchronous circuit breaker (Exercise 4 wraps ``storeReading`` in one).
+
+    The lock guards the state machine only and is never held while ``fn`` runs, so a slow call
+    never blocks other threads; in half-open exactly one thread probes and the others get
+    ``CircuitOpenError`` at once.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(
+        self,
+        failureThreshold: int = 3,
+        resetTimeoutSeconds: float = 2.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._core = _BreakerCore(failureThreshold, resetTimeoutSeconds, None, clock=clock)
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` through the breaker: its result, its exception, or
+        ``CircuitOpenError`` without calling it."""
+        core = self._core
+        # Fast path without the lock: one attribute read, atomic, says "closed in epoch N". A
+        # racing trip makes N stale, and the core then ignores this call's result.
+        ticket = core.closedTicket
+        if ticket is None:
+            with self._lock:
+                ticket, _ = core.admit()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            # BaseException too: a KeyboardInterrupt in a probe must still settle the probe.
+            with self._lock:
+                core.recordFailure(ticket)
+            raise
+        # Nothing to record for a success while closed with no failures counted.
+        if ticket != core.closedTicket or core.failureCount:
+            with self._lock:
+                core.recordSuccess(ticket)
+        return result
+
+
+class AsyncCircuitBreaker(_BreakerView):
+    """An asyncio circuit breaker whose half-open probe is bounded by ``probeTimeoutSeconds``.
+
+    Use it from one event loop (it has no lock: the loop runs one task at a time, and the core
+    never awaits, so each decision is atomic). A call cancelled from outside counts as a failure
+    and its ``CancelledError`` propagates unchanged, so a hang cut by ``asyncio.wait_for`` trips
+    the breaker like any other failure.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        failureThreshold: int = 3,
+        resetTimeoutSeconds: float = 2.0,
+        probeTimeoutSeconds: float = 0.5,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if probeTimeoutSeconds is None:
+            raise TypeError("probeTimeoutSeconds must be a number of seconds, got None")
+        self._core = _BreakerCore(
+            failureThreshold, resetTimeoutSeconds, probeTimeoutSeconds, clock=clock
+        )
+
+    @property
+    def probeTimeoutSeconds(self) -> float:
+        return self._core.probeTimeoutSeconds
+
+    async def call(
+        self, coroutineFn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
+    ) -> T:
+        """``await coroutineFn(*args, **kwargs)`` through the breaker."""
+        core = self._core
+        ticket = core.closedTicket
+        if ticket is None:
+            ticket, isProbe = core.admit()
+            if isProbe:
+                return await self._probe(ticket, coroutineFn, args, kwargs)
+        returned = _UNSET
+        try:
+            returned = coroutineFn(*args, **kwargs)
+            result = await returned
+        except BaseException as exc:
+            # Only on this failure path do we ask whether the caller handed us a non-async
+            # function, so the happy path pays nothing for the check.
+            if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
+                core.release(ticket)
+                raise error from exc
+            core.recordFailure(ticket)
+            raise
+        if ticket != core.closedTicket or core.failureCount:
+            core.recordSuccess(ticket)
+        return result
+
+    async def _probe(
+        self, ticket: int, coroutineFn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict
+    ) -> T:
+        """The one half-open call, bounded by ``probeTimeoutSeconds``."""
+        core = self._core
+        window = asyncio.timeout(core.probeTimeoutSeconds)
+        returned = _UNSET
+        try:
+            async with window:
+                returned = coroutineFn(*args, **kwargs)
+                result = await returned
+        except BaseException as exc:
+            if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
+                core.release(ticket)
+                raise error from exc
+            core.recordFailure(ticket)
+            if window.expired() and isinstance(exc, TimeoutError):
+                raise TimeoutError(self._overran()) from exc
+            raise
+        if window.expired():
+            # The probe swallowed its cancellation and returned late: still an overrun.
+            core.recordFailure(ticket)
+            raise TimeoutError(self._overran())
+        core.recordSuccess(ticket)
+        return result
+
+    def _overran(self) -> str:
+        return (
+            f"half-open probe overran probeTimeoutSeconds={self._core.probeTimeoutSeconds}; "
+            "it was cancelled and the circuit is open again"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The flaky service and the harness (homework requirements 3-5)
+# ---------------------------------------------------------------------------------------------
+
+# The homework's mix: 60% works, 30% fails fast, 10% hangs then times out.
+SUCCESS_PROBABILITY = 0.6
+ERROR_PROBABILITY = 0.3
+
+# Calls are spaced so that a run shows every state. The reset timeout is 2 s: after the circuit
+# opens, calls 1-3 arrive 0.55, 1.10 and 1.65 s later and fail fast (the fast-fail evidence),
+# and call 4 arrives at 2.20 s and becomes the probe. 1.65 s sits 0.35 s below the reset
+# timeout, so a stall on a busy machine does not turn a fast-fail into a probe, and 2.20 s is
+# past it (delays only push calls later). Spacing barely changes *whether* a run trips: with
+# 40% failures, 3 in a row happen somewhere in 30 calls in about 2 runs out of 3 whatever the
+# spacing (simulated: 70% with 1 fast-fail per opening, 67% with 3, 60% with 7). Longer spacing
+# would make `main` slower (30 x 0.55 s ~ 17 s plus the 1 s hangs) without showing more.
+CALL_INTERVAL_SECONDS = 0.55
+OUTER_TIMEOUT_SECONDS = 1.0  # the homework's asyncio.wait_for(..., timeout=1.0)
+
+OUTCOMES = ("success", "service_error", "circuit_open", "timeout")
+
+
+class _FetchService(Protocol):
+    async def fetch(self, requestId: Any) -> Any: ...
+
+
+class FlakyAsyncService:
+    """A degraded dependency: ``fetch`` works 60%, raises ``RuntimeError("service degraded")``
+    30%, and 10% hangs ``hangSeconds`` then raises ``asyncio.TimeoutError``."""
+
+    def __init__(self, *, rng: random.Random | None = None, hangSeconds: float = 3.0) -> None:
+        if isinstance(hangSeconds, bool) or not isinstance(hangSeconds, int | float):
+            raise TypeError(f"hangSeconds must be a number of seconds, got {hangSeconds!r}")
+        if not hangSeconds >= 0:
+            raise ValueError(f"hangSeconds must be >= 0, got {hangSeconds!r}")
+        self._rng = rng
+        self.hangSeconds = float(hangSeconds)
+        self.calls = 0  # how many fetches reached the service
+
+    def _draw(self) -> str:
+        draw = (self._rng or random).random()
+        if draw < SUCCESS_PROBABILITY:
+            return "success"
+        if draw < SUCCESS_PROBABILITY + ERROR_PROBABILITY:
+            return "service_error"
+        return "hang"
+
+    async def fetch(self, requestId: Any) -> dict:
+        self.calls += 1
+        fate = self._draw()
+        if fate == "success":
+            return {"requestId": requestId, "status": "ok"}
+        if fate == "service_error":
+            raise RuntimeError("service degraded")
+        await asyncio.sleep(self.hangSeconds)
+        # asyncio.TimeoutError is the builtin TimeoutError since Python 3.11.
+        raise TimeoutError(f"fetch({requestId!r}) hung for {self.hangSeconds} s")
+
+
+async def runHarness(
+    numCalls: int = 30,
+    *,
+    seed: int | None = None,
+    outerTimeout: float = OUTER_TIMEOUT_SECONDS,
+    callIntervalSeconds: float = CALL_INTERVAL_SECONDS,
+    breaker: AsyncCircuitBreaker | None = None,
+    service: _FetchService | None = None,
+) -> list[dict]:
+    """``numCalls`` sequential ``wait_for(breaker.call(service.fetch, i), outerTimeout)`` calls.
+
+    One dict per call: ``call``, ``outcome`` (one of OUTCOMES), ``stateBefore`` and ``state``
+    (after the call), ``probe`` (the call was the half-open probe: the circuit went
+    ``open -> half_open -> ...`` during it), ``failureCount`` and ``elapsedSeconds``.
+    """
+    if isinstance(numCalls, bool) or not isinstance(numCalls, int) or numCalls < 0:
+        raise ValueError(f"numCalls must be an int >= 0, got {numCalls!r}")
+    for name, value in (
+        ("outerTimeout", outerTimeout),
+        ("callIntervalSeconds", callIntervalSeconds),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    if breaker is None:
+        breaker = AsyncCircuitBreaker()
+    if service is None:
+        service = FlakyAsyncService(rng=derivedRng(seed, "breaker", "service"))
+    records = []
+    for i in range(numCalls):
+        if i:
+            await asyncio.sleep(callIntervalSeconds)
+        stateBefore = breaker.state
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(breaker.call(service.fetch, i), timeout=outerTimeout)
+        except CircuitOpenError:
+            outcome = "circuit_open"
+        except TimeoutError:  # the outer wait_for, the probe bound, or the service's own
+            outcome = "timeout"
+        except Exception:
+            outcome = "service_error"
+        else:
+            outcome = "success"
+        elapsed = time.perf_counter() - started
+        records.append(
+            {
+                "call": i,
+                "outcome": outcome,
+                "stateBefore": stateBefore,
+                "state": breaker.state,
+                "probe": stateBefore != BreakerState.CLOSED and outcome != "circuit_open",
+                "failureCount": breaker.failureCount,
+                "elapsedSeconds": elapsed,
+            }
+        )
+    return records
+
+
+def _statePath(records: list[dict]) -> list[str]:
+    """The states a run went through, in order, with half_open shown for each probe."""
+    path = [str(records[0]["stateBefore"])] if records else []
+    for record in records:
+        steps = ["half_open", str(record["state"])] if record["probe"] else [str(record["state"])]
+        for step in steps:
+            if step != path[-1]:
+                path.append(step)
+    return path
+
+
+def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str) -> str:
+    """The report ``main`` prints: one line per call, the breakdown, and fast-fail evidence."""
+    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>8}  state after"]
+    for record in records:
+        note = "  (half-open probe)" if record["probe"] else ""
+        lines.append(
+            f"{record['call']:>4}  {record['outcome']:<13} "
+            f"{record['elapsedSeconds'] * 1000:>8.1f}  {record['state']}{note}"
+        )
+    counts = Counter(record["outcome"] for record in records)
+    lines.append("")
+    lines.append(
+        "breakdown: " + ", ".join(f"{outcome} {counts.get(outcome, 0)}" for outcome in OUTCOMES)
+    )
+    lines.append("states:    " + " -> ".join(_statePath(records)))
+    lines.append(f"final state: {finalState}")
+    fastFails = [r["elapsedSeconds"] for r in records if r["outcome"] == "circuit_open"]
+    if fastFails:
+        lines.append(
+            f"fast-fail: slowest of {len(fastFails)} circuit-open calls took "
+            f"{max(fastFails) * 1000:.3f} ms, against the {outerTimeout * 1000:.0f} ms outer "
+            "timeout a hung call waits out"
+        )
+    else:
+        lines.append("fast-fail: the circuit never rejected a call in this run (it never opened)")
+    return "\n".join(lines)
+
+
+async def main(seed: int | None = None) -> None:
+    """Run the homework's harness: 30 calls, 1 s outer timeout; print what happened."""
+    breaker = AsyncCircuitBreaker()
+    records = await runHarness(seed=seed, breaker=breaker)
+    print(_renderHarness(records, outerTimeout=OUTER_TIMEOUT_SECONDS, finalState=breaker.state))
