@@ -1,0 +1,401 @@
+"""Exercise 4: the sensor pipeline's stages, its two architectures, and where each stage runs."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import multiprocessing
+import random
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+
+from lecture31 import pipeline
+from lecture31._pools import START_METHOD, makeProcessPool, makeThreadPool
+from lecture31.pipeline import (
+    aggregateResults,
+    compareScales,
+    fetchSensorReading,
+    normalizeReading,
+    runCorrectPipeline,
+    runNaivePipeline,
+    storeReading,
+)
+
+SENSORS = 12  # the homework's smallest scale: fast enough for unit tests
+
+
+class RecordingProcessPool(ProcessPoolExecutor):
+    """A process pool that remembers every callable and arguments it was handed."""
+
+    def __init__(self, maxWorkers: int = 2) -> None:
+        super().__init__(maxWorkers, mp_context=multiprocessing.get_context(START_METHOD))
+        self.submitted: list[tuple] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted.append((fn, args, kwargs))
+        return super().submit(fn, *args, **kwargs)
+
+
+class RecordingThreadPool(ThreadPoolExecutor):
+    """A thread pool that remembers every callable and arguments it was handed."""
+
+    def __init__(self, maxWorkers: int = 16) -> None:
+        super().__init__(maxWorkers, thread_name_prefix="recording")
+        self.submitted: list[tuple] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted.append((fn, args, kwargs))
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def processPool():
+    with makeProcessPool(2) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def threadPool():
+    with makeThreadPool(SENSORS, "test-store") as pool:
+        yield pool
+
+
+def isShutDown(pool) -> bool:
+    try:
+        pool.submit(int).result()
+    except RuntimeError:
+        return True
+    return False
+
+
+# --- stage a: fetchSensorReading -------------------------------------------------------------
+
+
+async def test_fetch_sleeps_its_sampled_latency_then_draws_a_gaussian_value():
+    replay = random.Random(3)
+    delay = replay.uniform(0.08, 0.12)
+    rawValue = replay.gauss(50, 15)
+    start = time.perf_counter()
+    reading = await fetchSensorReading(7, rng=random.Random(3))
+    elapsed = time.perf_counter() - start
+    assert reading == {"sensorId": 7, "rawValue": rawValue}
+    assert delay <= elapsed < delay + 0.5
+
+
+async def test_fetch_without_an_rng_uses_the_module_random_functions():
+    saved = random.getstate()
+    try:
+        random.seed(11)
+        expected = (random.uniform(0.08, 0.12), random.gauss(50, 15))[1]
+        random.seed(11)
+        reading = await fetchSensorReading(0)
+    finally:
+        random.setstate(saved)
+    assert reading["rawValue"] == expected
+
+
+# --- stage b: normalizeReading ---------------------------------------------------------------
+
+
+def test_normalize_adds_the_z_score_and_keeps_the_reading():
+    reading = {"sensorId": 4, "rawValue": 80.0}
+    normalized = normalizeReading(reading)
+    assert normalized["sensorId"] == 4
+    assert normalized["rawValue"] == 80.0
+    assert normalized["normalized"] == pytest.approx(2.0, rel=1e-12)
+    assert "normalized" not in reading
+
+
+def test_normalize_is_a_pure_function_of_the_raw_value():
+    assert (
+        normalizeReading({"sensorId": 1, "rawValue": 42.5})["normalized"]
+        == (normalizeReading({"sensorId": 2, "rawValue": 42.5})["normalized"])
+    )
+
+
+def test_normalize_does_real_cpu_work():
+    # 5000 rounds of sin and cos: well over a few microseconds, well under a second.
+    start = time.perf_counter()
+    normalizeReading({"sensorId": 0, "rawValue": 50.0})
+    assert 1e-5 < time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("reading", "culprit"),
+    [
+        ({"sensorId": 1}, "rawValue"),
+        ({"sensorId": 1, "rawValue": "50"}, "'50'"),
+        ({"sensorId": 1, "rawValue": math.nan}, "nan"),
+        (None, "None"),
+    ],
+)
+def test_normalize_rejects_a_reading_without_a_finite_raw_value(reading, culprit):
+    with pytest.raises(ValueError, match="normalizeReading") as info:
+        normalizeReading(reading)
+    assert culprit in str(info.value)
+
+
+# --- stage c: storeReading -------------------------------------------------------------------
+
+
+def test_store_blocks_for_twenty_milliseconds_and_confirms_the_sensor():
+    start = time.perf_counter()
+    assert storeReading({"sensorId": 9, "normalized": 0.1}) == {"stored": True, "sensorId": 9}
+    assert time.perf_counter() - start >= 0.02
+
+
+def test_store_always_fails_at_probability_one_with_the_documented_error():
+    with pytest.raises(RuntimeError, match=r"^store failed$"):
+        storeReading({"sensorId": 1}, failureProbability=1.0, rng=random.Random(0))
+
+
+def test_store_failure_draw_comes_from_the_given_rng():
+    rng, replay = random.Random(5), random.Random(5)
+    draw = replay.random()
+    probability = draw + 1e-9  # just above this draw: must fail
+    with pytest.raises(RuntimeError):
+        storeReading({"sensorId": 1}, failureProbability=probability, rng=rng)
+    assert rng.getstate() == replay.getstate()  # exactly one draw taken
+
+
+@pytest.mark.parametrize("probability", [-0.1, 1.5, "0.2", None, True])
+def test_store_rejects_a_failure_probability_outside_zero_to_one(probability):
+    with pytest.raises(ValueError, match="failureProbability"):
+        storeReading({"sensorId": 1}, failureProbability=probability)
+
+
+def test_store_rejects_a_reading_without_a_sensor_id():
+    with pytest.raises(ValueError, match=r"storeReading.*sensorId"):
+        storeReading({"rawValue": 1.0})
+
+
+# --- stage d: aggregateResults ---------------------------------------------------------------
+
+
+def test_aggregate_gives_count_mean_and_population_std():
+    results = [{"normalized": value} for value in (1.0, 2.0, 3.0, 4.0)]
+    assert aggregateResults(results) == {"count": 4, "mean": 2.5, "std": math.sqrt(1.25)}
+
+
+def test_aggregate_of_one_result_has_zero_spread():
+    assert aggregateResults([{"normalized": -0.5}]) == {"count": 1, "mean": -0.5, "std": 0.0}
+
+
+def test_aggregate_accepts_any_iterable_of_results():
+    assert aggregateResults({"normalized": v} for v in (1.0, 3.0))["mean"] == 2.0
+
+
+def test_aggregate_of_nothing_is_a_value_error():
+    with pytest.raises(ValueError, match="at least one result"):
+        aggregateResults([])
+
+
+def test_aggregate_names_the_result_without_a_normalized_value():
+    with pytest.raises(ValueError, match=r"result 1\b.*'normalized'"):
+        aggregateResults([{"normalized": 1.0}, {"rawValue": 3.0}])
+
+
+# --- naive vs correct ------------------------------------------------------------------------
+
+
+async def test_same_seed_gives_the_same_aggregate_from_naive_and_correct(processPool, threadPool):
+    naive = await runNaivePipeline(SENSORS, seed=1)
+    correct = await runCorrectPipeline(
+        SENSORS, processPool=processPool, threadPool=threadPool, seed=1
+    )
+    assert naive["count"] == SENSORS
+    assert correct == naive
+
+
+async def test_different_seeds_give_different_aggregates(processPool, threadPool):
+    first = await runCorrectPipeline(4, processPool=processPool, threadPool=threadPool, seed=1)
+    second = await runCorrectPipeline(4, processPool=processPool, threadPool=threadPool, seed=2)
+    assert first["mean"] != second["mean"]
+
+
+@pytest.mark.parametrize("runner", [runNaivePipeline, runCorrectPipeline])
+@pytest.mark.parametrize(("numSensors", "error"), [(0, ValueError), (-3, ValueError)])
+async def test_fewer_than_one_sensor_is_a_value_error(runner, numSensors, error):
+    with pytest.raises(error, match=f"numSensors must be at least 1, got {numSensors}"):
+        await runner(numSensors)
+
+
+@pytest.mark.parametrize("runner", [runNaivePipeline, runCorrectPipeline])
+@pytest.mark.parametrize("numSensors", [2.0, "12", True])
+async def test_a_non_integer_sensor_count_is_a_type_error(runner, numSensors):
+    with pytest.raises(TypeError, match="numSensors must be an int"):
+        await runner(numSensors)
+
+
+async def test_bad_sensor_count_is_rejected_before_any_pool_is_made(monkeypatch):
+    def noPools(*args):
+        raise AssertionError("a pool was made for a run that cannot start")
+
+    monkeypatch.setattr(pipeline, "makeProcessPool", noPools)
+    monkeypatch.setattr(pipeline, "makeThreadPool", noPools)
+    with pytest.raises(ValueError):
+        await runCorrectPipeline(0)
+
+
+# --- each stage on its tier ------------------------------------------------------------------
+
+
+async def test_correct_pipeline_normalizes_in_processes_and_stores_in_threads():
+    processes, threads = RecordingProcessPool(), RecordingThreadPool()
+    loopDefault = RecordingThreadPool()
+    asyncio.get_running_loop().set_default_executor(loopDefault)
+    try:
+        await runCorrectPipeline(SENSORS, processPool=processes, threadPool=threads, seed=4)
+    finally:
+        processes.shutdown()
+        threads.shutdown()
+    # Exactly one normalization per sensor went to the processes, carrying only the reading.
+    assert [fn for fn, _, _ in processes.submitted] == [normalizeReading] * SENSORS
+    assert [args[0]["sensorId"] for _, args, _ in processes.submitted] == list(range(SENSORS))
+    assert all(set(args[0]) == {"sensorId", "rawValue"} for _, args, _ in processes.submitted)
+    # Exactly one store per sensor went to the threads, with that sensor's own generator.
+    stores = [fn for fn, _, _ in threads.submitted]
+    assert all(isinstance(fn, functools.partial) for fn in stores)
+    assert [fn.func for fn in stores] == [storeReading] * SENSORS
+    assert [fn.args[0]["sensorId"] for fn in stores] == list(range(SENSORS))
+    rngs = [fn.keywords["rng"] for fn in stores]
+    assert all(isinstance(rng, random.Random) for rng in rngs)
+    assert len({id(rng) for rng in rngs}) == SENSORS
+    # Fetching and aggregating needed no executor at all.
+    assert loopDefault.submitted == []
+
+
+async def test_naive_pipeline_runs_every_stage_on_the_event_loop_thread(monkeypatch):
+    ranOn: dict[str, set[int]] = {"normalize": set(), "store": set()}
+
+    def recorded(stage, fn):
+        def wrapper(*args, **kwargs):
+            ranOn[stage].add(threading.get_ident())
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(pipeline, "normalizeReading", recorded("normalize", normalizeReading))
+    monkeypatch.setattr(pipeline, "storeReading", recorded("store", storeReading))
+    loopDefault = RecordingThreadPool()
+    asyncio.get_running_loop().set_default_executor(loopDefault)
+    await runNaivePipeline(4, seed=1)
+    assert ranOn == {"normalize": {threading.get_ident()}, "store": {threading.get_ident()}}
+    assert loopDefault.submitted == []
+
+
+async def test_pools_passed_in_are_used_and_left_open():
+    processes, threads = RecordingProcessPool(), RecordingThreadPool()
+    try:
+        await runCorrectPipeline(2, processPool=processes, threadPool=threads)
+        assert processes.submitted and threads.submitted
+        assert not isShutDown(processes)
+        assert not isShutDown(threads)
+    finally:
+        processes.shutdown()
+        threads.shutdown()
+
+
+async def test_missing_pools_are_made_sized_for_their_stage_and_shut_down(monkeypatch):
+    made = {}
+
+    def processPoolOf(maxWorkers):
+        made["processes"] = (maxWorkers, RecordingProcessPool(maxWorkers))
+        return made["processes"][1]
+
+    def threadPoolOf(maxWorkers, name):
+        made["threads"] = (maxWorkers, RecordingThreadPool(maxWorkers))
+        return made["threads"][1]
+
+    monkeypatch.setattr(pipeline, "makeProcessPool", processPoolOf)
+    monkeypatch.setattr(pipeline, "makeThreadPool", threadPoolOf)
+    await runCorrectPipeline(3, seed=2)
+    assert made["processes"][0] == pipeline.NORMALIZE_PROCESSES
+    assert made["threads"][0] == pipeline.STORE_THREADS
+    for _, pool in made.values():
+        assert len(pool.submitted) == 3
+        assert isShutDown(pool)
+
+
+def test_thread_pool_is_wide_enough_for_one_store_wave_at_the_largest_scale():
+    # The default ThreadPoolExecutor (6 threads on 2 cores) would need 8 waves at 48 sensors.
+    assert max(pipeline.DEFAULT_SCALES) <= pipeline.STORE_THREADS
+
+
+async def test_a_failed_member_cancels_and_awaits_the_rest_of_a_gather():
+    finished = asyncio.Event()
+
+    async def slow():
+        try:
+            await asyncio.sleep(10)
+        finally:
+            finished.set()
+
+    async def failing():
+        await asyncio.sleep(0)
+        raise LookupError("sensor 3")
+
+    with pytest.raises(LookupError, match="sensor 3"):
+        await pipeline._gatherAll([slow(), failing()])
+    assert finished.is_set()
+
+
+# --- requirement 4: the comparison -----------------------------------------------------------
+
+
+def test_ideal_time_is_slowest_fetch_plus_normalize_and_store_waves():
+    ideal = pipeline._idealSeconds(
+        48, slowestFetch=0.1, normalizeSeconds=0.001, processes=2, threads=48
+    )
+    assert ideal == pytest.approx(0.1 + 24 * 0.001 + 1 * 0.02)
+    narrow = pipeline._idealSeconds(
+        48, slowestFetch=0.1, normalizeSeconds=0.001, processes=2, threads=6
+    )
+    assert narrow == pytest.approx(0.1 + 24 * 0.001 + 8 * 0.02)
+
+
+def test_comparison_table_renders_each_row():
+    row = {
+        "sensors": 12,
+        "naiveSeconds": 0.35,
+        "correctSeconds": 0.175,
+        "speedup": 2.0,
+        "idealSeconds": 0.14,
+        "efficiency": 0.8,
+    }
+    assert pipeline._renderScales([row]).splitlines() == [
+        "sensors   naive s  correct s  speedup   ideal s  efficiency  limit",
+        "     12     0.350      0.175    2.00x     0.140         80%   2.5x",
+    ]
+
+
+async def test_compare_scales_gives_one_consistent_row_per_scale():
+    rows = await compareScales((SENSORS,), seed=1)
+    assert [row["sensors"] for row in rows] == [SENSORS]
+    (row,) = rows
+    assert set(row) == {
+        "sensors",
+        "naiveSeconds",
+        "correctSeconds",
+        "speedup",
+        "idealSeconds",
+        "efficiency",
+    }
+    assert row["speedup"] == row["naiveSeconds"] / row["correctSeconds"]
+    assert row["efficiency"] == row["idealSeconds"] / row["correctSeconds"]
+    # The bound is one fetch (0.08-0.12 s) plus one 20 ms store wave plus a little CPU.
+    assert 0.08 + 0.02 < row["idealSeconds"] < 0.12 + 0.02 + 0.5
+    # Order of magnitude only (the machine is shared): ~0.35 s naive vs ~0.15 s staged.
+    assert row["speedup"] > 1.0
+
+
+@pytest.mark.parametrize(("scales", "message"), [((), "at least one scale"), ((12, 0), "scale")])
+async def test_compare_scales_rejects_bad_scales_before_running_anything(scales, message):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        await compareScales(scales)
+    assert time.perf_counter() - start < 0.05
