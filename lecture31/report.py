@@ -314,7 +314,7 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
         withCalls = any(r.calls for r in rows)
         withShards = any(r.fastShards is not None for r in rows)
         if withCalls:
-            headers += ["calls", f"{fast} overhead per call"]
+            headers += ["calls", f"{slow} per call", f"{fast} per call", "overhead per call"]
         if withShards:
             headers += [f"shards responded ({slow} / {fast})"]
         lines += [f"## {comparison}", "", "| " + " | ".join(headers) + " |"]
@@ -333,11 +333,14 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
                     _optional(r.efficiency, ".2f"),
                 ]
             if withCalls:
-                overhead = r.overheadPerCall
-                cells += [
-                    str(r.calls or "-"),
-                    "-" if overhead is None else formatSeconds(overhead),
-                ]
+                cells += ["-"] * 4
+                if r.calls:
+                    cells[-4:] = [
+                        str(r.calls),
+                        formatSeconds(r.slowMedian / r.calls),
+                        formatSeconds(r.fastMedian / r.calls),
+                        formatSeconds(r.overheadPerCall),
+                    ]
             if withShards:
                 cells.append(f"{_optional(r.slowShards, '.2f')} / {_optional(r.fastShards, '.2f')}")
             lines.append("| " + " | ".join(cells) + " |")
