@@ -1,3 +1,423 @@
-"""Placeholder: this exercise is not built yet (see the open issues)."""
+"""Exercise 1: a three-tier request handler. Each kind of work goes to the tier built for it.
 
-__all__ = ()
+    event loop (asyncio): handleRequest(i) for i in 0..9, all at once via asyncio.gather
+      |
+      |  20 CSV lines              CPU-bound: needs its own core, so its own process
+      +------------------------->  process pool (4)   parseCsvChunk(chunk) -> 20 records
+      |  <-- records
+      |
+      |  first record's id         blocking I/O: a thread waits cheaply, the loop stays free
+      +------------------------->  thread pool (10)   fetchMetadataBlocking(id) -> metadata
+      |  <-- metadata
+      v
+    {"requestId", "parseCount", "metadata"}
+
+``runSequential`` does the same work in one thread, one request after another, for comparison.
+A request that fails is kept, with its error, in ``RunResult.failures``: it never cancels or
+hides the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import BrokenExecutor, Executor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from ._pools import START_METHOD, makeProcessPool, makeThreadPool, startWorkers
+from ._seeding import derivedRng
+
+__all__ = (
+    "RequestFailedError",
+    "RunResult",
+    "fetchMetadataBlocking",
+    "handleRequest",
+    "main",
+    "parseCsvChunk",
+    "runSequential",
+    "runTiered",
+)
+
+# One thread per simultaneous request: the metadata call only sleeps, so a waiting thread costs
+# a little memory and no CPU, and with fewer threads than requests the last ones would queue
+# behind a 50-100 ms call and stretch the whole run by that much.
+THREAD_POOL_WORKERS = 10
+
+# The homework's number, and about right: parsing is CPU work (simulated by sleeps), and more
+# processes than cores only adds context switches for real CPU work. 10 parses of ~4 ms on 4
+# workers take ~3 rounds, ~12 ms, small next to the 50-100 ms metadata call that follows.
+PROCESS_POOL_WORKERS = 4
+
+RECORDS_PER_REQUEST = 20
+
+# The homework's simulated parse cost per record. time.sleep(0.0001) really takes ~0.18 ms on
+# Linux (timer slack and wake-up latency), so a 20-record chunk takes ~3.7 ms, not 2 ms.
+PARSE_SLEEP_SECONDS = 0.0001
+
+# The simulated legacy metadata service's latency range, in seconds.
+METADATA_SECONDS = (0.05, 0.1)
+
+# Timestamps of generated records: a random day of this year.
+_FIRST_DAY = datetime.date(2024, 1, 1)
+_DAYS = 366
+
+# Strict shapes: int() and float() alone would also take "1_000", "nan", "inf", " infinity ".
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class RequestFailedError(Exception):
+    """Raised by ``handleRequest`` when its parse or metadata step fails; the cause is chained.
+
+    ``requestId`` and ``stage`` (``"parse"`` or ``"metadata"``) say which request failed where.
+    """
+
+    def __init__(self, requestId: int, stage: str, detail: str) -> None:
+        super().__init__(f"request {requestId}: {stage} failed: {detail}")
+        self.requestId = requestId
+        self.stage = stage
+        self.detail = detail
+
+    def __reduce__(self):
+        # Exception pickles as cls(*args); ours takes three arguments, not the message.
+        return (type(self), (self.requestId, self.stage, self.detail))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of N requests produced: every request is in exactly one of the two maps."""
+
+    # The successful requests' result dicts, in request order.
+    results: list[dict]
+    # Wall time of the whole run (time.perf_counter); for runTiered without pools passed in,
+    # this includes starting the workers.
+    elapsedSeconds: float
+    # requestId -> the error that request failed with (RequestFailedError, cause chained).
+    failures: dict[int, BaseException] = field(default_factory=dict)
+    # requestId -> seconds from the run's start (tiered) or the request's own start (sequential)
+    # until that request finished. Successful requests only.
+    requestSeconds: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def failedRequestIds(self) -> list[int]:
+        """The ids of the requests that failed, sorted."""
+        return sorted(self.failures)
+
+
+def _parseRecord(index: int, text: object) -> dict:
+    def malformed(problem: str) -> ValueError:
+        return ValueError(f"record {index} {text!r} is malformed: {problem}")
+
+    if not isinstance(text, str):
+        raise malformed(f"expected a string, got {type(text).__name__}")
+    fields = [part.strip() for part in text.strip().split(",")]
+    if len(fields) != 3:
+        raise malformed(f"expected 3 fields id,value,timestamp, got {len(fields)}")
+    idText, valueText, timestamp = fields
+    if not _INTEGER.fullmatch(idText):
+        raise malformed(f"id {idText!r} is not an integer")
+    # NaN and infinities are rejected: they are not readings, and NaN poisons every sum and
+    # comparison downstream without an error.
+    value = float(valueText) if _DECIMAL.fullmatch(valueText) else math.nan
+    if not math.isfinite(value):
+        raise malformed(f"value {valueText!r} is not a finite decimal number")
+    # Only the calendar form YYYY-MM-DD: Python 3.11's fromisoformat would also take "20240101"
+    # and "2024-W01-1", and the string is kept as is, so every kept timestamp has one shape.
+    if not _ISO_DATE.fullmatch(timestamp):
+        raise malformed(f"timestamp {timestamp!r} is not an ISO date YYYY-MM-DD")
+    try:
+        datetime.date.fromisoformat(timestamp)
+    except ValueError as exc:
+        raise malformed(f"timestamp {timestamp!r} is not a valid date ({exc})") from exc
+    return {"id": int(idText), "value": value, "timestamp": timestamp}
+
+
+def parseCsvChunk(chunk: list[str]) -> list[dict]:
+    """Parse ``"id,value,timestamp"`` lines into dicts; runs in the process pool.
+
+    ``id`` becomes an int, ``value`` a finite float, ``timestamp`` stays the string it was once
+    checked to be a valid ``YYYY-MM-DD`` date. A malformed record raises ``ValueError`` naming its
+    0-based index and text. Sleeps ``PARSE_SLEEP_SECONDS`` per record to stand in for CPU work.
+    """
+    if isinstance(chunk, str | bytes) or not isinstance(chunk, Iterable):
+        raise TypeError(f"chunk must be a list of strings, got {type(chunk).__name__}")
+    records = []
+    for index, text in enumerate(chunk):
+        time.sleep(PARSE_SLEEP_SECONDS)
+        records.append(_parseRecord(index, text))
+    return records
+
+
+def fetchMetadataBlocking(recordId: int, *, rng: random.Random | None = None) -> dict:
+    """The legacy synchronous metadata service: blocks 50-100 ms; runs in the thread pool."""
+    time.sleep((rng or random).uniform(*METADATA_SECONDS))
+    return {"id": recordId, "label": f"item_{recordId}"}
+
+
+def _checkRequestId(requestId: object) -> None:
+    if isinstance(requestId, bool) or not isinstance(requestId, int):
+        raise TypeError(f"requestId must be an int, got {requestId!r}")
+
+
+def _makeChunk(requestId: int, rng: random.Random | None) -> list[str]:
+    """Step 3a: 20 lines like "1,45.3,2024-01-01"; ids are unique across requests.
+
+    Request r owns ids r*20+1 .. r*20+20, so distinct request ids never share a record id.
+    """
+    draw = rng or random
+    firstId = requestId * RECORDS_PER_REQUEST + 1
+    return [
+        f"{firstId + offset},{draw.uniform(0.0, 100.0):.1f},"
+        f"{_FIRST_DAY + datetime.timedelta(days=draw.randrange(_DAYS))}"
+        for offset in range(RECORDS_PER_REQUEST)
+    ]
+
+
+def _combine(requestId: int, records: list[dict], metadata: dict) -> dict:
+    return {"requestId": requestId, "parseCount": len(records), "metadata": metadata}
+
+
+def _failure(requestId: int, stage: str, exc: Exception) -> RequestFailedError:
+    if isinstance(exc, BrokenProcessPool):
+        detail = (
+            "a process pool worker died (killed, or crashed) so the pool is broken and cannot "
+            f"finish this request's parse; start a new pool ({exc})"
+        )
+    elif isinstance(exc, BrokenExecutor):
+        detail = f"the executor is broken ({type(exc).__name__}: {exc})"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return RequestFailedError(requestId, stage, detail)
+
+
+async def handleRequest(
+    requestId: int,
+    threadPool: Executor,
+    processPool: Executor,
+    *,
+    rng: random.Random | None = None,
+) -> dict:
+    """One request through the tiers: parse in ``processPool``, then metadata in ``threadPool``.
+
+    Returns ``{"requestId", "parseCount", "metadata"}``. A failing step raises
+    ``RequestFailedError`` naming the request and the step, chained from the cause.
+    """
+    _checkRequestId(requestId)
+    for name, pool in (("threadPool", threadPool), ("processPool", processPool)):
+        if not isinstance(pool, Executor):
+            raise TypeError(f"{name} must be a concurrent.futures.Executor, got {pool!r}")
+    chunk = _makeChunk(requestId, rng)
+    loop = asyncio.get_running_loop()
+    try:
+        records = await loop.run_in_executor(processPool, parseCsvChunk, chunk)
+    except Exception as exc:
+        raise _failure(requestId, "parse", exc) from exc
+    # Without an rng this is the homework's call exactly; with one, the thread draws the latency
+    # from this request's own generator (nothing else uses it meanwhile).
+    fetch = (
+        fetchMetadataBlocking if rng is None else functools.partial(fetchMetadataBlocking, rng=rng)
+    )
+    try:
+        metadata = await loop.run_in_executor(threadPool, fetch, records[0]["id"])
+    except Exception as exc:
+        raise _failure(requestId, "metadata", exc) from exc
+    return _combine(requestId, records, metadata)
+
+
+def _checkNumRequests(numRequests: object) -> None:
+    if isinstance(numRequests, bool) or not isinstance(numRequests, int):
+        raise TypeError(f"numRequests must be an int, got {numRequests!r}")
+    if numRequests < 1:
+        raise ValueError(f"numRequests must be >= 1, got {numRequests}")
+
+
+def _collect(outcomes: list, elapsedSeconds: float) -> RunResult:
+    """Split (requestId, result or error, seconds) triples into a RunResult."""
+    results, failures, requestSeconds = [], {}, {}
+    for requestId, outcome, seconds in outcomes:
+        if isinstance(outcome, BaseException):
+            failures[requestId] = outcome
+        else:
+            results.append(outcome)
+            requestSeconds[requestId] = seconds
+    return RunResult(results, elapsedSeconds, failures, requestSeconds)
+
+
+async def _shutDown(*pools: Executor) -> None:
+    """Shut ``pools`` down and wait for their workers to exit, without blocking the event loop.
+
+    A helper thread does the blocking joins. It is joined before this returns, even when the
+    caller is cancelled (then the loop does block until the workers are gone): no worker,
+    process or thread is left behind.
+    """
+    if not pools:
+        return
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
+    errors: list[BaseException] = []
+
+    def resolve() -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    def shutDownAll() -> None:
+        for pool in pools:
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException as exc:  # reported by the awaiting coroutine, not lost here
+                errors.append(exc)
+        loop.call_soon_threadsafe(resolve)
+
+    helper = threading.Thread(target=shutDownAll, name="lecture31-tiered-shutdown")
+    helper.start()
+    try:
+        await finished
+    finally:
+        helper.join()
+    if errors:
+        raise errors[0]
+
+
+async def runTiered(
+    numRequests: int = 10,
+    *,
+    threadPool: Executor | None = None,
+    processPool: Executor | None = None,
+    seed: int | None = None,
+) -> RunResult:
+    """Run ``numRequests`` requests at once with ``asyncio.gather``; see the module diagram.
+
+    Pools passed in are used as they are and left open (pass warm pools to time the work, not
+    worker start-up). Missing ones are made here (``THREAD_POOL_WORKERS`` threads,
+    ``PROCESS_POOL_WORKERS`` processes) and shut down, workers joined, before this returns.
+    """
+    _checkNumRequests(numRequests)
+    start = time.perf_counter()
+    owned: list[Executor] = []
+    if threadPool is None:
+        threadPool = makeThreadPool(THREAD_POOL_WORKERS, "tiered-metadata")
+        owned.append(threadPool)
+    if processPool is None:
+        processPool = makeProcessPool(PROCESS_POOL_WORKERS)
+        owned.append(processPool)
+
+    async def timed(requestId: int) -> tuple[int, object, float]:
+        rng = derivedRng(seed, "tiered-request", requestId)
+        try:
+            outcome = await handleRequest(requestId, threadPool, processPool, rng=rng)
+        except Exception as exc:
+            # Kept, not raised: gather must not let one failure hide the other requests.
+            outcome = exc
+        return requestId, outcome, time.perf_counter() - start
+
+    try:
+        outcomes = await asyncio.gather(*(timed(requestId) for requestId in range(numRequests)))
+        elapsed = time.perf_counter() - start
+    finally:
+        await _shutDown(*owned)
+    return _collect(outcomes, elapsed)
+
+
+def runSequential(numRequests: int = 10, *, seed: int | None = None) -> RunResult:
+    """The same requests one after another in this thread, calling the functions directly.
+
+    With the same ``seed`` as ``runTiered`` it parses the same chunks and waits the same
+    metadata latencies, so the two elapsed times compare the same work.
+    """
+    _checkNumRequests(numRequests)
+    outcomes = []
+    start = time.perf_counter()
+    for requestId in range(numRequests):
+        requestStart = time.perf_counter()
+        rng = derivedRng(seed, "tiered-request", requestId)
+        chunk = _makeChunk(requestId, rng)
+        stage = "parse"
+        try:
+            records = parseCsvChunk(chunk)
+            stage = "metadata"
+            metadata = fetchMetadataBlocking(records[0]["id"], rng=rng)
+            outcome: object = _combine(requestId, records, metadata)
+        except Exception as exc:
+            failure = _failure(requestId, stage, exc)
+            failure.__cause__ = exc
+            outcome = failure
+        outcomes.append((requestId, outcome, time.perf_counter() - requestStart))
+    return _collect(outcomes, time.perf_counter() - start)
+
+
+def _describe(run: RunResult, timeLabel: str) -> list[str]:
+    lines = []
+    byId = {result["requestId"]: result for result in run.results}
+    for requestId in sorted([*byId, *run.failures]):
+        if requestId in run.failures:
+            lines.append(f"  request {requestId}: FAILED: {run.failures[requestId]}")
+        else:
+            result = byId[requestId]
+            lines.append(
+                f"  request {requestId}: parsed {result['parseCount']} records, "
+                f"metadata {result['metadata']}  "
+                f"({timeLabel} {run.requestSeconds[requestId]:.3f} s)"
+            )
+    return lines
+
+
+async def main(seed: int | None = None) -> None:
+    """Run the tiered version on warm pools, then the sequential one, and print the speedup.
+
+    Without a seed one is drawn and printed, so both versions handle the same work (same
+    values, same metadata latencies) and the run can be repeated.
+    """
+    numRequests = 10
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**32)
+    print(
+        f"Exercise 1: {numRequests} requests, seed {seed} "
+        f"(python -m lecture31 tiered --seed {seed} repeats this run)"
+    )
+    threadPool = makeThreadPool(THREAD_POOL_WORKERS, "tiered-metadata")
+    processPool = makeProcessPool(PROCESS_POOL_WORKERS)
+    try:
+        # Start every worker before timing: the homework measures the tiers, not pool start-up.
+        warmStart = time.perf_counter()
+        await asyncio.gather(
+            *map(asyncio.wrap_future, startWorkers(processPool, PROCESS_POOL_WORKERS)),
+            *map(asyncio.wrap_future, startWorkers(threadPool, THREAD_POOL_WORKERS)),
+        )
+        coldSeconds = time.perf_counter() - warmStart
+        tiered = await runTiered(
+            numRequests, threadPool=threadPool, processPool=processPool, seed=seed
+        )
+    finally:
+        await _shutDown(threadPool, processPool)
+    print(
+        f"pools: {THREAD_POOL_WORKERS} threads, {PROCESS_POOL_WORKERS} processes "
+        f"({START_METHOD}); starting and warming them took {coldSeconds:.3f} s (not timed below)"
+    )
+    print("tiered (asyncio loop + process pool + thread pool, warm pools):")
+    print("\n".join(_describe(tiered, "done at")))
+    # Deliberately on the loop's own thread and blocking: this is the no-executor baseline.
+    sequential = runSequential(numRequests, seed=seed)
+    print("sequential (one thread, no executor):")
+    print("\n".join(_describe(sequential, "took")))
+    print(f"tiered time (warm pools):  {tiered.elapsedSeconds:.3f} s")
+    print(f"sequential time:           {sequential.elapsedSeconds:.3f} s")
+    speedup = sequential.elapsedSeconds / tiered.elapsedSeconds
+    print(f"speedup = synchronous_time / async_time = {speedup:.1f}x")
+    if sequential.requestSeconds:
+        slowest = max(sequential.requestSeconds, key=sequential.requestSeconds.__getitem__)
+        print(
+            f"critical path (slowest request's own parse + metadata, request {slowest}): "
+            f"{sequential.requestSeconds[slowest]:.3f} s; the tiered run cannot beat it"
+        )
+    for label, run in (("tiered", tiered), ("sequential", sequential)):
+        if run.failures:
+            print(f"{label}: {len(run.failures)} request(s) failed: {run.failedRequestIds}")
