@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from lecture31._pools import makeProcessPool, makeThreadPool
+from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
 
 # The homework's Exercise 1 sizes: ThreadPoolExecutor(max_workers=10), ProcessPoolExecutor(4).
 TIERED_THREADS = 10
 TIERED_PROCESSES = 4
-
-# Warming: each worker must exist (and have imported its modules) before the first timed round,
-# or round one pays the process start (~50-100 ms with forkserver) and skews the median.
-_WARM_SLEEP_SECONDS = 0.05
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,16 +58,6 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["node"] = ""
 
 
-def warmProcessPool(pool, workers: int) -> None:
-    """Start every worker: ``workers`` overlapping sleeps force the pool to spawn them all."""
-    list(pool.map(time.sleep, [_WARM_SLEEP_SECONDS] * (2 * workers)))
-
-
-def warmThreadPool(pool, workers: int) -> None:
-    """Start every thread (a ThreadPoolExecutor also spawns lazily, one per submit)."""
-    list(pool.map(time.sleep, [_WARM_SLEEP_SECONDS] * workers))
-
-
 @pytest.fixture(scope="session")
 def benchRunner():
     """One event loop for the whole session; benchmarks call ``benchRunner.run(coro)``.
@@ -98,8 +83,10 @@ def _warmPools(threads: int, processes: int, name: str, warmThreads: int | None 
     threadPool = makeThreadPool(threads, name)
     processPool = makeProcessPool(processes)
     try:
-        warmThreadPool(threadPool, threads if warmThreads is None else warmThreads)
-        warmProcessPool(processPool, processes)
+        # Every worker started (and lecture31 imported) before the first timed round, or round
+        # one measures worker start-up instead of the work and skews the median.
+        warmPool(threadPool, threads if warmThreads is None else warmThreads)
+        warmPool(processPool, processes)
         yield Pools(threadPool, processPool, threads, processes)
     finally:
         threadPool.shutdown(wait=True, cancel_futures=True)
