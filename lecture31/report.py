@@ -349,11 +349,11 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
 
 
 def plotSeries(results: Sequence[PairResult]) -> dict[str, dict[str, list[float]]]:
-    """Per comparison with more than one scale: scales, speedups and ideal speedups to draw."""
+    """Per comparison measured at several scales: scales, speedups and ideal speedups to draw."""
     series: dict[str, dict[str, list[float]]] = {}
     for comparison in dict.fromkeys(r.comparison for r in results):
         rows = [r for r in results if r.comparison == comparison]
-        if len(rows) < 2:
+        if len({r.scale for r in rows}) < 2:
             continue
         series[comparison] = {
             "scale": [float(r.scale) for r in rows],
@@ -361,6 +361,9 @@ def plotSeries(results: Sequence[PairResult]) -> dict[str, dict[str, list[float]
             "ideal": [math.nan if r.idealSpeedup is None else r.idealSpeedup for r in rows],
         }
     return series
+
+
+_SCALE_LABELS = {"tiered": "concurrent requests", "pipeline": "sensors"}
 
 
 def _plot(results: Sequence[PairResult], path: Path) -> None:
@@ -382,7 +385,7 @@ def _plot(results: Sequence[PairResult], path: Path) -> None:
         if not all(math.isnan(v) for v in data["ideal"]):
             ax.plot(data["scale"], data["ideal"], "--", color="grey", label="ideal (critical path)")
         ax.set_title(comparison)
-        ax.set_xlabel("scale")
+        ax.set_xlabel(_SCALE_LABELS.get(comparison, "scale"))
         ax.set_ylabel("speedup (x)")
         ax.set_ylim(bottom=0)
         ax.legend()
