@@ -90,6 +90,11 @@ def _stretched(fn: Callable[[], object], factor: float) -> Callable[[], object]:
     return run
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A malformed slowdown spec is a usage error before anything runs, not 20 test errors."""
+    _parseSlowdowns(os.environ.get(SLOWDOWN_ENV, ""))
+
+
 @pytest.fixture
 def rounds(request: pytest.FixtureRequest) -> Callable[[str], Rounds]:
     """``rounds(kind)``: the round counts for this session (full, or --bench-quick)."""

@@ -13,7 +13,7 @@ same machine, so their ratio (the speedup) is comparable across machines of diff
 that is what the check compares against a baseline, never raw seconds.
 
     python -m lecture31.report [RUN.json]                # newest run under results/
-    python -m lecture31.report RUN.json --baseline BASE.json --check --tolerance 0.15
+    python -m lecture31.report RUN.json --baseline BASE.json --check --tolerance 0.15 --stat min
     python -m lecture31.report --plot speedups.png       # needs the ``plot`` extra
 """
 
@@ -31,6 +31,7 @@ from pathlib import Path
 
 __all__ = (
     "DEFAULT_TOLERANCE",
+    "STATS",
     "PairResult",
     "Regression",
     "ReportError",
@@ -49,8 +50,15 @@ __all__ = (
 # the speedup by only 1 - 1/1.3 = 23%. The CI gate therefore passes a tighter value (see .ci/run).
 DEFAULT_TOLERANCE = 0.25
 
+# Which per-variant statistic a speedup divides. The median is what a reader expects in a table.
+# The minimum is what a regression gate wants on a shared machine: a neighbour's burst only ever
+# adds time, so the fastest round is the least disturbed one. Measured over 10 reruns of
+# unchanged code on the shared 2-core machine, the pipeline-48 speedup spread 4.67-5.93x by
+# median but 5.65-6.00x by minimum, while an injected 30% slowdown moves both by the same ~23%.
+STATS = ("median", "min", "mean")
+
 # The reference ("slow") variant of each comparison, and the variant measured against it.
-# Speedup = slow median / fast median.
+# Speedup = slow time / fast time, each the chosen statistic of its rounds (median by default).
 VARIANT_PAIRS = {
     "sequential": "tiered",
     "naive": "correct",
@@ -65,15 +73,16 @@ class ReportError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PairResult:
-    """One comparison at one scale: both medians and what they imply."""
+    """One comparison at one scale: both times (one statistic of the rounds) and their ratios."""
 
     comparison: str
     pair: str
     scale: int
     slowVariant: str
     fastVariant: str
-    slowMedian: float
-    fastMedian: float
+    slowSeconds: float
+    fastSeconds: float
+    stat: str = "median"
     idealSeconds: float | None = None
     calls: int | None = None
     slowShards: float | None = None
@@ -81,24 +90,24 @@ class PairResult:
 
     @property
     def speedup(self) -> float:
-        return self.slowMedian / self.fastMedian
+        return self.slowSeconds / self.fastSeconds
 
     @property
     def idealSpeedup(self) -> float | None:
         """The speedup the fast variant would show if it ran at its critical-path bound."""
-        return None if self.idealSeconds is None else self.slowMedian / self.idealSeconds
+        return None if self.idealSeconds is None else self.slowSeconds / self.idealSeconds
 
     @property
     def efficiency(self) -> float | None:
         """Bound / measured: 1.0 means the fast variant runs at its critical path."""
-        return None if self.idealSeconds is None else self.idealSeconds / self.fastMedian
+        return None if self.idealSeconds is None else self.idealSeconds / self.fastSeconds
 
     @property
     def overheadPerCall(self) -> float | None:
         """Seconds the fast variant adds per call (breaker pairs, which time ``calls`` calls)."""
         if not self.calls:
             return None
-        return (self.fastMedian - self.slowMedian) / self.calls
+        return (self.fastSeconds - self.slowSeconds) / self.calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +190,15 @@ def _comparisonName(pair: str, scale: int, info: dict) -> str:
     return pair[: -len(suffix)] if pair.endswith(suffix) else pair
 
 
-def pairResults(run: dict) -> list[PairResult]:
+def pairResults(run: dict, stat: str = "median") -> list[PairResult]:
     """Group a run's benchmarks by ``extra_info['pair']`` into one PairResult per pair.
 
+    ``stat`` is the statistic of each variant's rounds to compare (one of ``STATS``).
     Benchmarks without a ``pair`` are ignored. A pair must hold exactly one of the known
     reference variants (``VARIANT_PAIRS``) and its partner. Sorted by comparison, then scale.
     """
+    if stat not in STATS:
+        raise ReportError(f"stat must be one of {', '.join(STATS)}, got {stat!r}")
     byPair: dict[str, dict[str, dict]] = {}
     for bench in run.get("benchmarks", []):
         if not isinstance(bench, dict):
@@ -225,8 +237,9 @@ def pairResults(run: dict) -> list[PairResult]:
                 scale=scale,
                 slowVariant=slow[0],
                 fastVariant=VARIANT_PAIRS[slow[0]],
-                slowMedian=_number(slowBench, "stats", "median"),
-                fastMedian=_number(fastBench, "stats", "median"),
+                slowSeconds=_number(slowBench, "stats", stat),
+                fastSeconds=_number(fastBench, "stats", stat),
+                stat=stat,
                 idealSeconds=None
                 if ideal is None
                 else _number(fastBench, "extra_info", "idealSeconds"),
@@ -307,7 +320,8 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
     for comparison in dict.fromkeys(r.comparison for r in results):
         rows = [r for r in results if r.comparison == comparison]
         slow, fast = rows[0].slowVariant, rows[0].fastVariant
-        headers = ["pair", "scale", f"{slow} median", f"{fast} median", "speedup"]
+        stat = rows[0].stat
+        headers = ["pair", "scale", f"{slow} {stat}", f"{fast} {stat}", "speedup"]
         withIdeal = any(r.idealSeconds is not None for r in rows)
         if withIdeal:
             headers += ["ideal speedup", "efficiency"]
@@ -323,8 +337,8 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
             cells = [
                 r.pair,
                 str(r.scale),
-                formatSeconds(r.slowMedian),
-                formatSeconds(r.fastMedian),
+                formatSeconds(r.slowSeconds),
+                formatSeconds(r.fastSeconds),
                 f"{r.speedup:.2f}x",
             ]
             if withIdeal:
@@ -337,8 +351,8 @@ def renderMarkdown(results: Sequence[PairResult], *, title: str | None = None) -
                 if r.calls:
                     cells[-4:] = [
                         str(r.calls),
-                        formatSeconds(r.slowMedian / r.calls),
-                        formatSeconds(r.fastMedian / r.calls),
+                        formatSeconds(r.slowSeconds / r.calls),
+                        formatSeconds(r.fastSeconds / r.calls),
                         formatSeconds(r.overheadPerCall),
                     ]
             if withShards:
@@ -416,6 +430,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"allowed relative drop in speedup for --check (default: {DEFAULT_TOLERANCE})",
     )
     parser.add_argument(
+        "--stat",
+        choices=STATS,
+        default="median",
+        help="statistic of each variant's rounds to divide (default: median; the CI gate "
+        "uses min, the least disturbed round)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         default=[],
@@ -439,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--check needs --baseline BASE.json")
     try:
         runPath = Path(args.run) if args.run else newestRun(args.results)
-        results = pairResults(loadRun(runPath))
+        results = pairResults(loadRun(runPath), args.stat)
         if not results:
             raise ReportError(f"{runPath} has no benchmarks with extra_info 'pair'")
         markdown = renderMarkdown(results, title=f"Speedups ({runPath.name})")
@@ -451,14 +472,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.plot:
             _plot(results, Path(args.plot))
         if args.baseline:
-            baseline = pairResults(loadRun(args.baseline))
+            baseline = pairResults(loadRun(args.baseline), args.stat)
             regressions = checkRegressions(results, baseline, args.tolerance, only=args.only)
             for regression in regressions:
                 print(f"REGRESSION {regression}", file=sys.stderr)
             if args.check:
                 if regressions:
                     return 1
-                print(f"check passed against {args.baseline} (tolerance {args.tolerance:.0%})")
+                print(
+                    f"check passed against {args.baseline} "
+                    f"(speedups by {args.stat}, tolerance {args.tolerance:.0%})"
+                )
     except ReportError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

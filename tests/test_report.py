@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_pairs_are_grouped_from_extra_info_and_unpaired_benchmarks_are_ignored(r
     ]
 
 
-def test_speedup_is_slow_median_over_fast_median(results):
+def test_speedup_is_slow_time_over_fast_time(results):
     tiered = _byPair(results)["tiered-10"]
     assert (tiered.slowVariant, tiered.fastVariant) == ("sequential", "tiered")
     assert tiered.speedup == pytest.approx(0.8 / 0.11)
@@ -95,6 +96,19 @@ def test_comparison_name_is_the_pair_without_its_scale(results):
 )
 def test_durations_are_printed_with_a_readable_unit(seconds, text):
     assert report.formatSeconds(seconds) == text
+
+
+def test_speedups_can_divide_minimums_instead_of_medians(run):
+    # The fixture's rounds span median +- 2%, so min = 0.98 x median for every benchmark.
+    byMin = _byPair(report.pairResults(run, "min"))
+    assert byMin["tiered-10"].slowSeconds == pytest.approx(0.8 * 0.98)
+    assert byMin["tiered-10"].speedup == pytest.approx(0.8 / 0.11)
+    assert byMin["tiered-10"].stat == "min"
+
+
+def test_unknown_statistic_is_rejected(run):
+    with pytest.raises(ReportError, match="stat must be one of median, min, mean"):
+        report.pairResults(run, "p99")
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -265,6 +279,18 @@ def test_cli_check_exits_1_naming_the_pair_and_both_numbers(run, tmp_path, capsy
     assert "baseline's 7.00x" in err
 
 
+def test_cli_stat_min_labels_the_columns_and_checks_by_minimum(run, tmp_path, capsys):
+    # Only the slowest rounds got slower: the minimum (the least disturbed round) is unchanged.
+    noisy = copy.deepcopy(run)
+    for bench in noisy["benchmarks"]:
+        bench["stats"]["median"] *= 1.0 if bench["extra_info"].get("variant") != "correct" else 1.4
+    path = _writeRun(tmp_path / "noisy.json", noisy)
+    argv = [str(path), "--baseline", str(FIXTURE), "--check", "--tolerance", "0.15"]
+    assert report.main([*argv, "--output", "-", "--stat", "min"]) == 0
+    assert "| pair | scale | naive min | correct min |" in capsys.readouterr().out
+    assert report.main([*argv, "--output", "-"]) == 1
+
+
 def test_cli_check_passes_on_an_unchanged_run(capsys):
     argv = [str(FIXTURE), "--baseline", str(FIXTURE), "--check", "--output", "-"]
     assert report.main(argv) == 0
@@ -294,7 +320,57 @@ def test_cli_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_pat
     assert "pip install -e '.[plot]'" in capsys.readouterr().err
 
 
+class _FakeAxes:
+    def __init__(self):
+        self.title, self.lines = None, []
+
+    def plot(self, xs, ys, *args, **kwargs):
+        self.lines.append((list(xs), list(ys), kwargs.get("label")))
+
+    def set_title(self, title):
+        self.title = title
+
+    def __getattr__(self, name):  # set_xlabel, set_ylim, legend: nothing to check
+        return lambda *args, **kwargs: None
+
+
+def _fakeMatplotlib(monkeypatch):
+    """A stand-in for matplotlib (an optional extra CI does not install) that records calls."""
+    drawn = {"axes": [], "saved": None, "backend": None}
+    figure = types.SimpleNamespace(
+        tight_layout=lambda: None,
+        savefig=lambda path: drawn.__setitem__("saved", path),
+    )
+
+    def subplots(rows, cols, **kwargs):
+        drawn["axes"] = [_FakeAxes() for _ in range(cols)]
+        return figure, [drawn["axes"]]
+
+    pyplot = types.ModuleType("matplotlib.pyplot")
+    pyplot.subplots, pyplot.close = subplots, lambda fig: None
+    matplotlib = types.ModuleType("matplotlib")
+    matplotlib.use = lambda backend: drawn.__setitem__("backend", backend)
+    matplotlib.pyplot = pyplot
+    monkeypatch.setitem(sys.modules, "matplotlib", matplotlib)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", pyplot)
+    return drawn
+
+
+def test_cli_plot_draws_measured_and_ideal_speedup_per_scaled_comparison(monkeypatch, tmp_path):
+    drawn = _fakeMatplotlib(monkeypatch)
+    target = tmp_path / "s.png"
+    assert report.main([str(FIXTURE), "--output", "-", "--plot", str(target)]) == 0
+    assert drawn["backend"] == "Agg"  # headless: CI has no display
+    assert drawn["saved"] == target
+    assert [ax.title for ax in drawn["axes"]] == ["tiered", "pipeline"]
+    pipeline = drawn["axes"][1]
+    measured, ideal = pipeline.lines
+    assert measured[0] == [12.0, 24.0, 48.0]
+    assert measured[1] == pytest.approx([2.4, 3.75, 7.0])
+    assert ideal[2] == "ideal (critical path)"
+
+
 def test_pair_result_is_immutable():
     result = PairResult("tiered", "tiered-10", 10, "sequential", "tiered", 0.8, 0.1)
     with pytest.raises(AttributeError):
-        result.slowMedian = 1.0  # type: ignore[misc]
+        result.slowSeconds = 1.0  # type: ignore[misc]
