@@ -1,7 +1,9 @@
 """The pool factories: start method, preload, thread names, warm-up."""
 
+import asyncio
 import os
 import threading
+import time
 
 import pytest
 
@@ -57,3 +59,48 @@ def test_thread_pool_threads_are_named_after_their_tier(threadPool):
 def test_start_workers_rejects_fewer_than_one_worker(threadPool):
     with pytest.raises(ValueError, match="numWorkers must be >= 1, got 0"):
         _pools.startWorkers(threadPool, 0)
+
+
+async def test_shutting_pools_down_keeps_the_event_loop_responsive(threadPool):
+    running = threadPool.submit(time.sleep, 0.3)
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await _pools.shutDownPools(threadPool)
+    finally:
+        ticker.cancel()
+    assert running.done()
+    assert ticks >= 5  # a blocking shutdown would have let the ticker run 0 times
+
+
+async def test_shutting_down_cancels_queued_work_and_finishes_running_work():
+    pool = _pools.makeThreadPool(1, "test-shutdown")
+    running = pool.submit(time.sleep, 0.1)
+    queued = pool.submit(time.sleep, 10)
+    await _pools.shutDownPools(pool)
+    assert running.done()
+    assert running.exception() is None
+    assert queued.cancelled()
+
+
+async def test_a_cancelled_shutdown_still_waits_for_the_workers_to_exit():
+    before = set(threading.enumerate())
+    pool = _pools.makeThreadPool(1, "test-shutdown")
+    pool.submit(time.sleep, 0.2)
+    task = asyncio.create_task(_pools.shutDownPools(pool))
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert set(threading.enumerate()) == before
+
+
+async def test_shutting_down_no_pools_is_a_no_op():
+    await _pools.shutDownPools()

@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import inspect
 import math
 import multiprocessing
 import os
@@ -151,6 +152,14 @@ def test_a_malformed_record_is_a_value_error_naming_its_index_and_text(record, p
 def test_a_chunk_that_is_not_a_list_of_strings_is_a_type_error(chunk):
     with pytest.raises(TypeError, match="chunk must be a list of strings"):
         parseCsvChunk(chunk)
+
+
+def test_a_very_long_malformed_record_is_quoted_only_in_part():
+    record = "1," + "9" * 10_000
+    with pytest.raises(ValueError, match="got 2") as error:
+        parseCsvChunk([record])
+    assert str(error.value).startswith("record 0 '1,999")
+    assert len(str(error.value)) < 250
 
 
 @settings(max_examples=40, deadline=None)
@@ -538,3 +547,20 @@ def test_the_command_line_runs_the_tiered_exercise():
     assert done.stderr == ""
     assert "speedup = synchronous_time / async_time =" in done.stdout
     assert done.stdout.count("parsed 20 records") == 20
+
+
+def test_the_package_re_exports_the_public_names_but_not_main():
+    import lecture31
+
+    assert set(tiered.__all__) == {
+        "RequestFailedError",
+        "RunResult",
+        "fetchMetadataBlocking",
+        "handleRequest",
+        "parseCsvChunk",
+        "runSequential",
+        "runTiered",
+    }
+    for name in tiered.__all__:
+        assert getattr(lecture31, name) is getattr(tiered, name)
+    assert inspect.iscoroutinefunction(tiered.main)
