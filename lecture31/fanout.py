@@ -25,15 +25,22 @@ pull the tracker under that:
 - A p90 from 20 samples (numpy's linear interpolation between the 18th and 19th smallest) is
   itself biased low for a skewed distribution: about -5.6% on uncensored windows.
 
-Simulated over 200,000 queries of 6 shards (the feedback loop without sleeping), the homework's
-rule settles at a mean of 0.998 s (-11% against 1.121 s): about half the gap is the estimator,
-half the censoring. The 20-sample window also makes it noisy: 90% of deadlines fall between
--31% and +38% of that mean. ``LatencyTracker(recordTimeouts=True)`` is the rule production
-systems use instead (Finagle's backup-request filter records a request cut off by the deadline
-*at* the deadline): a timed-out shard is recorded at ``min(deadline, timeoutCapSeconds)``, which
-removes the censoring bias (mean 1.067 s, -4.9%, the estimator's share) while the cap stops a
-dead shard from doubling the deadline on every query (it is bounded by 2 x the cap). Failed
-shards are never latency observations in either mode: an error says nothing about the tail.
+Measured two ways, with queries 11 onward counted (once the window is warm): the feedback loop
+without sleeping (``_simulateTimeouts``, 200,000 queries of 6 shards) and real fan-outs
+(200 seeded queries of 6 shards, seeds 7 and 31, on a shared 2-core machine):
+
+    rule                         simulated mean     vs 1.121 s   real runs      90% of timeouts
+    homework (responders only)   0.999 s            -11%         -11%, -13%     -31% .. +39%
+    recordTimeouts=True          1.066 s            -4.9%        -3.6%, -7.0%   -32% .. +40%
+
+(the last column is relative to the mean: the 20-latency window makes the deadline noisy).
+So the homework's rule settles about 11% low: half of that is the small-window estimator, half
+the censoring. ``LatencyTracker(recordTimeouts=True)`` is the rule production systems use instead
+(Finagle's backup-request filter records a request cut off by the deadline *at* the deadline): a
+timed-out shard is recorded at ``min(deadline, timeoutCapSeconds)``, which removes the censoring
+share and leaves the estimator's, while the cap stops a dead shard from doubling the deadline on
+every query (the deadline never exceeds 2 x the cap). Failed shards are never latency observations
+in either mode: an error, fast or slow, says nothing about the tail.
 """
 
 from __future__ import annotations
@@ -66,10 +73,10 @@ WINDOW_SIZE = 20
 MIN_OBSERVATIONS = 5
 DEFAULT_TIMEOUT_SECONDS = 0.5
 PERCENTILE = 90.0
-# 2 x p90 leaves room for about one shard in ten being slower than usual without cutting it,
-# while a truly stuck shard costs at most twice a normal slow answer.
+# p90 alone would cut one healthy shard in ten; 2 x p90 cuts about 0.6% of this distribution
+# (P(latency > 1.121 s) = e^-5.1), at the price of waiting twice the p90 for a stuck shard.
 TIMEOUT_MULTIPLIER = 2.0
-# Opt-in censored recording: a timed-out shard counts as this at most, so the deadline can grow
+# Opt-in recording of timed-out shards: one counts as this at most, so the deadline can grow
 # to 2 x 5 s when shards die but never without bound.
 TIMEOUT_RECORD_CAP_SECONDS = 5.0
 
@@ -229,6 +236,8 @@ async def fanOutWithAdaptiveTimeout(
     starts, so the sampled latencies and failures do not depend on scheduling.
     """
     numShards = _checkCount(numShards, "numShards")
+    if not isinstance(tracker, LatencyTracker):
+        raise TypeError(f"tracker must be a LatencyTracker, got {tracker!r}")
     queryFn = queryShard if _queryFn is None else _queryFn
     usedTimeout = tracker.suggestedTimeout()  # once: the deadline does not move mid-query
     shardRngs = [
@@ -295,6 +304,8 @@ async def runQueries(
     numQueries = _checkCount(numQueries, "numQueries")
     numShards = _checkCount(numShards, "numShards")
     tracker = LatencyTracker() if tracker is None else tracker
+    if not isinstance(tracker, LatencyTracker):
+        raise TypeError(f"tracker must be a LatencyTracker or None, got {tracker!r}")
     rows = []
     for index in range(1, numQueries + 1):
         latenciesBefore = len(tracker.latencies)
@@ -309,6 +320,25 @@ async def runQueries(
         if _onRow is not None:
             _onRow(row, latenciesBefore)
     return rows
+
+
+def _simulateTimeouts(
+    numQueries: int, numShards: int = 6, *, seed: int, recordTimeouts: bool = False
+) -> list[float]:
+    """The deadlines a fresh tracker would use over ``numQueries`` fan-outs, without sleeping.
+
+    Same tracker, same shard draws; a shard responds when it does not fail and its latency is
+    under the deadline. Reproduces the module docstring's table (200,000 queries: ~25 s).
+    """
+    tracker = LatencyTracker(recordTimeouts=recordTimeouts)
+    deadlines = []
+    for index in range(1, numQueries + 1):
+        deadline = tracker.suggestedTimeout()
+        deadlines.append(deadline)
+        draws = [_drawShard(derivedRng(seed, "query", index, "shard", s)) for s in range(numShards)]
+        tracker.update([lat for lat, fails, _ in draws if lat < deadline and not fails])
+        tracker.recordTimedOut(deadline, count=sum(lat >= deadline for lat, _, _ in draws))
+    return deadlines
 
 
 _ROW_FORMAT = "{:<10} {:>9} {:>10} {:>10} {:>7} {:>8}"
