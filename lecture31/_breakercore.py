@@ -1,9 +1,10 @@
 """The circuit breaker's state machine: one pure core that decides, two shells that call.
 
 The core never awaits, never does I/O and never runs user code. A shell asks it "may I call?"
-(``admit``), runs the call itself, then tells it what happened (``recordSuccess`` /
-``recordFailure`` / ``release``). Time comes from an injected ``clock``; the core stores the
-absolute deadline at which an open circuit may probe again, not a timestamp to recompute.
+(``admit``; ``peek`` answers "would you refuse?" without changing anything), runs the call
+itself, then tells it what happened (``recordSuccess`` / ``recordFailure`` / ``release``).
+Time comes from an injected ``clock``; the core stores the absolute deadline at which an open
+circuit may probe again, not a timestamp to recompute.
 
        failureCount reaches failureThreshold         first admit() at or after reopenAt:
     +--------+ -------------------------> +------+ ---------------------> +-----------+
@@ -55,14 +56,46 @@ _TRANSITIONS = frozenset(
 
 class CircuitOpenError(Exception):
     """Raised by a breaker's ``call`` instead of calling: the circuit is open, or half-open with
-    its one probe already in flight. ``retryAfterSeconds`` is when asking again can help (None:
-    unknown, a sync probe has no time bound)."""
+    its one probe already in flight. A fresh instance per rejection."""
 
-    def __init__(
-        self, message: str = "circuit open", *, retryAfterSeconds: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.retryAfterSeconds = retryAfterSeconds
+    # Built on every rejection, so built as cheaply as an exception can be: no __init__ of its
+    # own (a Python-level __init__ costs several times the raise), and the core passes a
+    # _Template plus its values so the message is formatted only when someone reads it.
+
+    def __str__(self) -> str:
+        args = self.args
+        if args and type(args[0]) is _Template:
+            return args[0].format(*args)
+        return super().__str__()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    @property
+    def retryAfterSeconds(self) -> float | None:
+        """Seconds until asking again can help; None when unknown (a sync probe has no bound)."""
+        args = self.args
+        return args[1] if args and type(args[0]) is _Template else None
+
+
+class _Template(str):
+    """A rejection message waiting for its values: ``{1}`` is retryAfterSeconds, ``{2}...``
+    the rest (``{0}`` is the template itself, so ``format(*args)`` lines up)."""
+
+    __slots__ = ()
+
+
+_OPEN_MESSAGE = _Template(
+    "circuit open after {2} consecutive failures; next probe allowed in {1:.3f} s"
+)
+_PROBING_MESSAGE = _Template(
+    "circuit half_open: its one probe has been in flight for {2:.3f} s and is decided within "
+    "{1:.3f} s; if it fails, the next probe is {3:.3f} s after that"
+)
+_PROBING_UNBOUNDED_MESSAGE = _Template(
+    "circuit half_open: its one probe has been in flight for {2:.3f} s; if it fails, the next "
+    "probe is {3:.3f} s after it ends"
+)
 
 
 def _checkParameters(
@@ -135,40 +168,55 @@ class _BreakerCore:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def admit(self) -> tuple[int, bool]:
-        """May a call go ahead? Returns ``(ticket, isProbe)`` or raises CircuitOpenError."""
+    def admit(self) -> int | CircuitOpenError:
+        """May a call go ahead? Its ticket if so, else the CircuitOpenError to raise.
+
+        The rejection is returned, not raised, so that a shell raises it after letting go of
+        its lock, and the traceback starts at the caller's ``call``.
+        """
         if self.state is _CLOSED:
-            return self._epoch, False
+            return self._epoch
         now = self._clock()
+        # The same decisions as _rejection, written out: this is the async rejection path.
         if self.state is _OPEN:
             if now < self.reopenAt:
-                raise CircuitOpenError(
-                    f"circuit open after {self.failureCount} consecutive failures; "
-                    f"next probe allowed in {self.reopenAt - now:.3f} s",
-                    retryAfterSeconds=self.reopenAt - now,
-                )
+                return CircuitOpenError(_OPEN_MESSAGE, self.reopenAt - now, self.failureCount)
             self._moveTo(_HALF_OPEN, now)
         elif self.probeTicket is not None:
-            raise self._probeInFlight(now)
+            return self._probeInFlight(now)
+        self.probeStartedAt = now  # before probeTicket: lock-free readers rely on the order
         self.probeTicket = self._epoch
-        self.probeStartedAt = now
-        return self._epoch, True
+        return self._epoch
+
+    def peek(self) -> CircuitOpenError | None:
+        """The rejection ``admit`` would return now, found without changing anything; None if
+        ``admit`` might let the call through. Safe to call without the sync shell's lock: it
+        only reads, and a rejection based on a read a moment old is still a correct answer."""
+        if self.state is _CLOSED:
+            return None
+        return self._rejection(self._clock())
+
+    def _rejection(self, now: float) -> CircuitOpenError | None:
+        if self.state is _OPEN:
+            if now < self.reopenAt:
+                return CircuitOpenError(_OPEN_MESSAGE, self.reopenAt - now, self.failureCount)
+            return None
+        if self.probeTicket is not None:
+            return self._probeInFlight(now)
+        return None
+
+    def isProbe(self, ticket: int) -> bool:
+        """Was ``ticket`` handed to the half-open probe (and is that probe still undecided)?"""
+        return ticket == self.probeTicket
 
     def _probeInFlight(self, now: float) -> CircuitOpenError:
-        running = now - self.probeStartedAt
-        reset = self.resetTimeoutSeconds
+        running = max(0.0, now - self.probeStartedAt)  # a lock-free reader may be a tick behind
         if self.probeTimeoutSeconds is None:
             return CircuitOpenError(
-                f"circuit half_open: its one probe has been in flight for {running:.3f} s; "
-                f"if it fails, the next probe is {reset:.3f} s after it ends"
+                _PROBING_UNBOUNDED_MESSAGE, None, running, self.resetTimeoutSeconds
             )
         decidedIn = max(0.0, self.probeTimeoutSeconds - running)
-        return CircuitOpenError(
-            f"circuit half_open: its one probe has been in flight for {running:.3f} s and is "
-            f"decided within {decidedIn:.3f} s; if it fails, the next probe is "
-            f"{reset:.3f} s after that",
-            retryAfterSeconds=decidedIn,
-        )
+        return CircuitOpenError(_PROBING_MESSAGE, decidedIn, running, self.resetTimeoutSeconds)
 
     # -- being told -------------------------------------------------------------------------
 
@@ -205,7 +253,6 @@ class _BreakerCore:
             # A new epoch, so the released ticket can never decide the period it gave up.
             self._epoch += 1
             self.probeTicket = None
-            self.probeStartedAt = None
 
     # -- the one place state changes --------------------------------------------------------
 
@@ -213,18 +260,22 @@ class _BreakerCore:
         old = self.state
         if (old, new) not in _TRANSITIONS:
             raise RuntimeError(f"illegal circuit breaker transition {old} -> {new}")
-        self._epoch += 1
-        self.state = new
+        # The sync shell reads state, closedTicket, reopenAt, probeTicket and probeStartedAt
+        # without its lock, so the order of these stores matters: stop fast admissions first,
+        # publish the new state last, and never put None back into reopenAt or probeStartedAt
+        # (a reader that just saw OPEN or a probe in flight must find a number there).
+        self.closedTicket = None
         self.probeTicket = None
-        self.probeStartedAt = None
+        self._epoch += 1
         if new is _OPEN:
             self.reopenAt = now + self.resetTimeoutSeconds
         elif new is _HALF_OPEN:
             self.successCountInHalfOpen = 0
         else:
             self.failureCount = 0
-            self.reopenAt = None
-        self.closedTicket = self._epoch if new is _CLOSED else None
+        self.state = new
+        if new is _CLOSED:
+            self.closedTicket = self._epoch
 
     def describe(self, owner: str) -> str:
         return f"<{owner} {self.state.value} failures={self.failureCount}>"

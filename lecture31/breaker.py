@@ -29,15 +29,19 @@ from typing import Any, Protocol, TypeVar
 from ._breakercore import BreakerState, CircuitOpenError, _BreakerCore
 from ._seeding import derivedRng
 
+# `main` is deliberately left out: every exercise module has one (the CLI calls
+# `module.main`), and lecture31/__init__.py star-imports each module's __all__.
 __all__ = (
     "AsyncCircuitBreaker",
     "BreakerState",
     "CircuitBreaker",
     "CircuitOpenError",
     "FlakyAsyncService",
-    "main",
     "runHarness",
 )
+
+# Users meet these two here, so tracebacks and pickles name them here.
+BreakerState.__module__ = CircuitOpenError.__module__ = __name__
 
 T = TypeVar("T")
 
@@ -127,11 +131,20 @@ class CircuitBreaker(_BreakerView):
         # racing trip makes N stale, and the core then ignores this call's result.
         ticket = core.closedTicket
         if ticket is None:
+            # Most calls that get here are rejected: find that out without the lock.
+            if (rejection := core.peek()) is not None:
+                raise rejection
             with self._lock:
-                ticket, _ = core.admit()
+                ticket = core.admit()
+            if type(ticket) is CircuitOpenError:
+                raise ticket
         try:
             result = fn(*args, **kwargs)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, TypeError) and not callable(fn):
+                with self._lock:
+                    core.release(ticket)
+                raise TypeError(f"fn must be callable, got {fn!r}") from exc
             # BaseException too: a KeyboardInterrupt in a probe must still settle the probe.
             with self._lock:
                 core.recordFailure(ticket)
@@ -179,8 +192,10 @@ class AsyncCircuitBreaker(_BreakerView):
         core = self._core
         ticket = core.closedTicket
         if ticket is None:
-            ticket, isProbe = core.admit()
-            if isProbe:
+            ticket = core.admit()
+            if type(ticket) is CircuitOpenError:
+                raise ticket
+            if core.isProbe(ticket):
                 return await self._probe(ticket, coroutineFn, args, kwargs)
         returned = _UNSET
         try:
@@ -245,7 +260,8 @@ ERROR_PROBABILITY = 0.3
 # timeout, so a stall on a busy machine does not turn a fast-fail into a probe, and 2.20 s is
 # past it (delays only push calls later). Spacing barely changes *whether* a run trips: with
 # 40% failures, 3 in a row happen somewhere in 30 calls in about 2 runs out of 3 whatever the
-# spacing (simulated: 70% with 1 fast-fail per opening, 67% with 3, 60% with 7). Longer spacing
+# spacing (seeds 0-399, simulated: 71% reach half_open with 1 fast-fail per opening, 69% with
+# 2, 67.5% with this spacing's 3, 61.5% with 7; e.g. --seed 1, 2 and 3 do). Longer spacing
 # would make `main` slower (30 x 0.55 s ~ 17 s plus the 1 s hangs) without showing more.
 CALL_INTERVAL_SECONDS = 0.55
 OUTER_TIMEOUT_SECONDS = 1.0  # the homework's asyncio.wait_for(..., timeout=1.0)
@@ -267,11 +283,25 @@ class FlakyAsyncService:
         if not hangSeconds >= 0:
             raise ValueError(f"hangSeconds must be >= 0, got {hangSeconds!r}")
         self._rng = rng
+        self._seed: int | None = None
         self.hangSeconds = float(hangSeconds)
         self.calls = 0  # how many fetches reached the service
 
-    def _draw(self) -> str:
-        draw = (self._rng or random).random()
+    @classmethod
+    def _seededPerRequest(cls, seed: int, *, hangSeconds: float = 3.0) -> FlakyAsyncService:
+        """A service whose fate for each ``requestId`` is drawn from its own generator derived
+        from ``seed``: request 7 hangs in every run with that seed, however many calls before it
+        the breaker turned away (one shared stream would shift every later fate instead)."""
+        service = cls(hangSeconds=hangSeconds)
+        service._seed = seed
+        return service
+
+    def _draw(self, requestId: Any) -> str:
+        if self._seed is not None:
+            rng = derivedRng(self._seed, "breaker", "fetch", requestId)
+        else:
+            rng = random if self._rng is None else self._rng
+        draw = rng.random()
         if draw < SUCCESS_PROBABILITY:
             return "success"
         if draw < SUCCESS_PROBABILITY + ERROR_PROBABILITY:
@@ -280,7 +310,7 @@ class FlakyAsyncService:
 
     async def fetch(self, requestId: Any) -> dict:
         self.calls += 1
-        fate = self._draw()
+        fate = self._draw(requestId)
         if fate == "success":
             return {"requestId": requestId, "status": "ok"}
         if fate == "service_error":
@@ -303,7 +333,8 @@ async def runHarness(
 
     One dict per call: ``call``, ``outcome`` (one of OUTCOMES), ``stateBefore`` and ``state``
     (after the call), ``probe`` (the call was the half-open probe: the circuit went
-    ``open -> half_open -> ...`` during it), ``failureCount`` and ``elapsedSeconds``.
+    ``open -> half_open -> ...`` during it), ``failureCount``, ``elapsedSeconds`` and
+    ``detail`` (the error's message; "" for a success).
     """
     if isinstance(numCalls, bool) or not isinstance(numCalls, int) or numCalls < 0:
         raise ValueError(f"numCalls must be an int >= 0, got {numCalls!r}")
@@ -316,21 +347,23 @@ async def runHarness(
     if breaker is None:
         breaker = AsyncCircuitBreaker()
     if service is None:
-        service = FlakyAsyncService(rng=derivedRng(seed, "breaker", "service"))
+        service = FlakyAsyncService() if seed is None else FlakyAsyncService._seededPerRequest(seed)
     records = []
     for i in range(numCalls):
         if i:
             await asyncio.sleep(callIntervalSeconds)
         stateBefore = breaker.state
+        detail = ""
         started = time.perf_counter()
         try:
             await asyncio.wait_for(breaker.call(service.fetch, i), timeout=outerTimeout)
-        except CircuitOpenError:
-            outcome = "circuit_open"
-        except TimeoutError:  # the outer wait_for, the probe bound, or the service's own
+        except CircuitOpenError as exc:
+            outcome, detail = "circuit_open", str(exc)
+        except TimeoutError as exc:  # the outer wait_for, the probe bound, or the service's own
             outcome = "timeout"
-        except Exception:
-            outcome = "service_error"
+            detail = str(exc) or f"outer wait_for timeout ({outerTimeout} s)"
+        except Exception as exc:
+            outcome, detail = "service_error", f"{type(exc).__name__}: {exc}"
         else:
             outcome = "success"
         elapsed = time.perf_counter() - started
@@ -343,6 +376,7 @@ async def runHarness(
                 "probe": stateBefore != BreakerState.CLOSED and outcome != "circuit_open",
                 "failureCount": breaker.failureCount,
                 "elapsedSeconds": elapsed,
+                "detail": detail,
             }
         )
     return records
@@ -361,12 +395,13 @@ def _statePath(records: list[dict]) -> list[str]:
 
 def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str) -> str:
     """The report ``main`` prints: one line per call, the breakdown, and fast-fail evidence."""
-    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>8}  state after"]
+    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>9}  {'state after':<11}  detail"]
     for record in records:
-        note = "  (half-open probe)" if record["probe"] else ""
+        probe = "[probe] " if record["probe"] else ""
         lines.append(
             f"{record['call']:>4}  {record['outcome']:<13} "
-            f"{record['elapsedSeconds'] * 1000:>8.1f}  {record['state']}{note}"
+            f"{record['elapsedSeconds'] * 1000:>9.3f}  {record['state']:<11}  "
+            f"{probe}{record.get('detail', '')}".rstrip()
         )
     counts = Counter(record["outcome"] for record in records)
     lines.append("")
@@ -390,5 +425,11 @@ def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str)
 async def main(seed: int | None = None) -> None:
     """Run the homework's harness: 30 calls, 1 s outer timeout; print what happened."""
     breaker = AsyncCircuitBreaker()
+    print(
+        f"{breaker!r}: failureThreshold {breaker.failureThreshold}, resetTimeoutSeconds "
+        f"{breaker.resetTimeoutSeconds}, probeTimeoutSeconds {breaker.probeTimeoutSeconds}; "
+        f"30 calls {CALL_INTERVAL_SECONDS} s apart, each under a {OUTER_TIMEOUT_SECONDS} s "
+        f"outer timeout (seed {seed})"
+    )
     records = await runHarness(seed=seed, breaker=breaker)
     print(_renderHarness(records, outerTimeout=OUTER_TIMEOUT_SECONDS, finalState=breaker.state))

@@ -391,11 +391,33 @@ def test_a_bad_probe_timeout_is_rejected_naming_it(value):
         AsyncCircuitBreaker(probeTimeoutSeconds=value)
 
 
+def test_a_non_callable_is_a_type_error_for_the_sync_breaker_not_a_failure(clock):
+    breaker = CircuitBreaker(clock=clock)
+    with pytest.raises(TypeError, match="fn must be callable, got 'storeReading'"):
+        breaker.call("storeReading")
+    assert breaker.failureCount == 0
+
+
 def test_circuit_open_error_survives_pickling_with_its_retry_hint():
-    error = CircuitOpenError("circuit open", retryAfterSeconds=1.25)
+    error = CircuitOpenError("circuit open")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == "circuit open"
-    assert copy.retryAfterSeconds == 1.25
+    assert copy.retryAfterSeconds is None
+
+
+async def test_a_real_rejection_survives_pickling_with_its_message_and_hint(variant, clock):
+    breaker = variant.make(clock)
+    await trip(variant, breaker)
+    with pytest.raises(CircuitOpenError) as caught:
+        await variant.succeed(breaker)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy).__module__ == "lecture31.breaker"
+    assert (
+        str(copy)
+        == str(caught.value)
+        == ("circuit open after 3 consecutive failures; next probe allowed in 2.000 s")
+    )
+    assert copy.retryAfterSeconds == 2.0
 
 
 def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
@@ -403,3 +425,51 @@ def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
     assert breaker.call(sum, [1, 2, 3]) == 6
+
+
+def test_eight_threads_on_a_flapping_breaker_only_ever_see_a_result_their_error_or_open():
+    # A smoke test: a real clock and a tiny reset timeout make the breaker flap through every
+    # state while 8 threads call it, so the lock-free fast paths meet every transition.
+    import random
+    import sys
+
+    breaker = CircuitBreaker(failureThreshold=2, resetTimeoutSeconds=0.0005)
+    unexpected, seen = [], set()
+    start = threading.Barrier(8)
+
+    def worker(seed):
+        rng = random.Random(seed)
+        start.wait(timeout=10)
+        for _ in range(3000):
+            try:
+                breaker.call(_raise, Boom("down")) if rng.random() < 0.5 else breaker.call(int)
+            except (Boom, CircuitOpenError):
+                pass
+            except BaseException as exc:
+                unexpected.append(exc)
+            seen.add(breaker.state)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads)
+    assert unexpected == []
+    assert seen >= {"closed", "open"}
+    assert breaker.state in {"closed", "open", "half_open"}
+
+
+def test_the_package_exports_the_breaker_names_but_not_its_main():
+    import lecture31
+    from lecture31 import breaker
+
+    for name in ("AsyncCircuitBreaker", "CircuitBreaker", "CircuitOpenError", "runHarness"):
+        assert getattr(lecture31, name) is getattr(breaker, name)
+    assert "main" not in breaker.__all__
+    assert callable(breaker.main)
