@@ -7,6 +7,8 @@ import functools
 import math
 import multiprocessing
 import random
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,6 +17,7 @@ import pytest
 
 from lecture31 import pipeline
 from lecture31._pools import START_METHOD, makeProcessPool, makeThreadPool
+from lecture31._seeding import derivedRng
 from lecture31.pipeline import (
     aggregateResults,
     compareScales,
@@ -256,7 +259,10 @@ async def test_correct_pipeline_normalizes_in_processes_and_stores_in_threads():
     # Exactly one normalization per sensor went to the processes, carrying only the reading.
     assert [fn for fn, _, _ in processes.submitted] == [normalizeReading] * SENSORS
     assert [args[0]["sensorId"] for _, args, _ in processes.submitted] == list(range(SENSORS))
-    assert all(set(args[0]) == {"sensorId", "rawValue"} for _, args, _ in processes.submitted)
+    assert all(
+        len(args) == 1 and set(args[0]) == {"sensorId", "rawValue"} and not kwargs
+        for _, args, kwargs in processes.submitted
+    )
     # Exactly one store per sensor went to the threads, with that sensor's own generator.
     stores = [fn for fn, _, _ in threads.submitted]
     assert all(isinstance(fn, functools.partial) for fn in stores)
@@ -399,3 +405,164 @@ async def test_compare_scales_rejects_bad_scales_before_running_anything(scales,
     with pytest.raises(ValueError, match=message):
         await compareScales(scales)
     assert time.perf_counter() - start < 0.05
+
+
+# --- requirement 5: stores through a shared circuit breaker ----------------------------------
+
+
+class FrozenClock:
+    """A clock that never moves: an open circuit stays open, whatever the real time."""
+
+    def __call__(self) -> float:
+        return 100.0
+
+
+def replayedStoreFailures(seed, batch, sensors, probability):
+    """Which of a batch's stores fail, drawn the way each sensor's own generator draws them."""
+    failures = 0
+    for sensorId in range(sensors):
+        rng = derivedRng(seed, "batch", batch, "sensor", sensorId)
+        rng.uniform(0.08, 0.12)
+        rng.gauss(50, 15)
+        failures += rng.random() < probability
+    return failures
+
+
+async def test_every_store_of_every_batch_is_a_success_failure_or_fast_fail(
+    processPool, threadPool
+):
+    rows = await pipeline.runStorageBreakerBatches(
+        failureProbability=0.5, seed=3, processPool=processPool, threadPool=threadPool
+    )
+    assert [row["batch"] for row in rows] == [1, 2, 3, 4, 5]
+    for row in rows:
+        assert row["successes"] + row["failures"] + row["fastFails"] == 12
+        assert row["state"] in {"closed", "open", "half_open"}
+
+
+async def test_failure_draws_come_from_each_sensors_own_generator(processPool, threadPool):
+    # A threshold no batch can reach keeps the breaker closed, so every store is called.
+    breaker = pipeline.CircuitBreaker(failureThreshold=1000, clock=FrozenClock())
+    rows = await pipeline.runStorageBreakerBatches(
+        3,
+        8,
+        failureProbability=0.4,
+        seed=9,
+        breaker=breaker,
+        processPool=processPool,
+        threadPool=threadPool,
+    )
+    assert [row["failures"] for row in rows] == [
+        replayedStoreFailures(9, batch, 8, 0.4) for batch in (1, 2, 3)
+    ]
+    assert all(row["successes"] == 8 - row["failures"] for row in rows)
+    assert all(row["fastFails"] == 0 for row in rows)
+
+
+async def test_an_open_breaker_fails_every_later_batch_fast(processPool, threadPool):
+    breaker = pipeline.CircuitBreaker(failureThreshold=3, clock=FrozenClock())
+    rows = await pipeline.runStorageBreakerBatches(
+        failureProbability=1.0,
+        seed=1,
+        breaker=breaker,
+        processPool=processPool,
+        threadPool=threadPool,
+    )
+    first, *later = rows
+    # Batch 1's stores start together while closed; the third failure opens the circuit.
+    assert first["successes"] == 0
+    assert first["failures"] >= 3
+    assert first["state"] == "open"
+    # The breaker is shared and its clock frozen: nothing after that reaches storeReading.
+    assert all((row["successes"], row["failures"], row["fastFails"]) == (0, 0, 12) for row in later)
+    assert breaker.state == "open"
+
+
+async def test_stores_that_never_fail_never_open_the_breaker(processPool, threadPool):
+    rows = await pipeline.runStorageBreakerBatches(
+        2, 6, failureProbability=0.0, processPool=processPool, threadPool=threadPool
+    )
+    assert [(row["successes"], row["failures"], row["fastFails"]) for row in rows] == [
+        (6, 0, 0)
+    ] * 2
+    assert [row["state"] for row in rows] == ["closed", "closed"]
+
+
+async def test_breaker_batches_store_through_the_breaker_in_the_thread_pool(processPool):
+    threads = RecordingThreadPool()
+    breaker = pipeline.CircuitBreaker()
+    try:
+        await pipeline.runStorageBreakerBatches(
+            1,
+            4,
+            failureProbability=0.0,
+            breaker=breaker,
+            processPool=processPool,
+            threadPool=threads,
+        )
+    finally:
+        threads.shutdown()
+    calls = [fn for fn, _, _ in threads.submitted]
+    assert len(calls) == 4
+    assert all(fn.func == breaker.call for fn in calls)
+    assert all(fn.args[0].func is storeReading for fn in calls)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "culprit"),
+    [
+        ({"batches": 0}, "batches must be at least 1, got 0"),
+        ({"sensorsPerBatch": -1}, "sensorsPerBatch must be at least 1, got -1"),
+        ({"failureProbability": 1.2}, "failureProbability must be a number in"),
+    ],
+)
+async def test_breaker_batches_reject_bad_arguments_by_name(arguments, culprit):
+    with pytest.raises(ValueError, match=culprit):
+        await pipeline.runStorageBreakerBatches(**arguments)
+
+
+def test_chance_of_a_run_matches_hand_counted_cases():
+    p = 0.15
+    assert pipeline._chanceOfRun(2, p, 3) == 0.0
+    assert pipeline._chanceOfRun(3, p, 3) == pytest.approx(p**3)
+    # Length 4: FFF? or SFFF.
+    assert pipeline._chanceOfRun(4, p, 3) == pytest.approx(p**3 + (1 - p) * p**3)
+    # Length 12 at p = 0.5: 1705 of the 4096 sequences have no three failures in a row.
+    assert pipeline._chanceOfRun(12, 0.5, 3) == pytest.approx(1 - 1705 / 4096)
+
+
+def test_verdict_says_plainly_when_three_in_a_row_are_rare():
+    rows = [{"batch": 1, "successes": 11, "failures": 1, "fastFails": 0, "state": "closed"}] * 5
+    verdict = pipeline._breakerVerdict(rows, 0.15)
+    assert "3 store failures in a row are rare: 0.3% for any 3 consecutive stores" in verdict
+    assert "never opened the breaker" in verdict
+
+
+def test_verdict_counts_the_fast_fails_when_the_breaker_opened():
+    rows = [
+        {"batch": 1, "successes": 6, "failures": 6, "fastFails": 0, "state": "open"},
+        {"batch": 2, "successes": 0, "failures": 0, "fastFails": 12, "state": "open"},
+    ]
+    verdict = pipeline._breakerVerdict(rows, 0.5)
+    assert "are to be expected: 12.5%" in verdict
+    assert "This run opened the breaker: 12 stores failed fast" in verdict
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_pipeline_runs_from_the_command_line_and_prints_both_requirements():
+    done = subprocess.run(
+        [sys.executable, "-m", "lecture31", "pipeline", "--seed", "1"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    table = out[out.index("sensors   naive s") :].splitlines()
+    assert [line.split()[0] for line in table[1:4]] == ["12", "24", "48"]
+    assert out.count("batch  successes  failures  fastFails") == 2
+    assert "p = 0.15, 3 store failures in a row are rare" in out
+    assert "p = 0.5:" in out
