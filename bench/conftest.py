@@ -39,9 +39,11 @@ class Rounds:
     warmup: int
 
 
-# Full runs (baselines) vs --bench-quick (CI). The speedups are medians of per-variant medians,
-# so a handful of rounds is enough to ride out one noisy round on a shared 2-core machine; the
-# kinds differ because one round costs from ~1 ms (breaker loops) to ~12 s (15 fan-out queries).
+# Full runs (baselines) vs --bench-quick (CI). The report divides one statistic of each
+# variant's rounds (median for tables, min for the CI gate), so a handful of rounds rides out a
+# noisy round on a shared 2-core machine; quick mode's 5 rounds kept unchanged code within 9% of
+# a quiet baseline by min even with one core busy. The kinds differ because one round costs from
+# ~0.3 ms (breaker loops) to ~9 s (15 fan-out queries).
 ROUNDS = {
     # kind: (full, quick)
     "tiered": (Rounds(7, 2), Rounds(5, 1)),
