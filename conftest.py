@@ -58,6 +58,11 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["node"] = ""
 
 
+def pytest_benchmark_update_commit_info(config: pytest.Config, commit_info: dict) -> None:
+    """Name the project, not the directory of this checkout (a clone may be called anything)."""
+    commit_info["project"] = "lecture31"
+
+
 @pytest.fixture(scope="session")
 def benchRunner():
     """One event loop for the whole session; benchmarks call ``benchRunner.run(coro)``.
