@@ -1,0 +1,376 @@
+"""The speedup report: exact numbers from the checked-in pytest-benchmark fixture."""
+
+import copy
+import json
+import os
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from lecture31 import report
+from lecture31.report import PairResult, ReportError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run_small.json"
+
+
+@pytest.fixture
+def run():
+    return report.loadRun(FIXTURE)
+
+
+@pytest.fixture
+def results(run):
+    return report.pairResults(run)
+
+
+def _byPair(results):
+    return {r.pair: r for r in results}
+
+
+def _writeRun(path, run):
+    path.write_text(json.dumps(run), encoding="utf-8")
+    return path
+
+
+def _scaleFast(run, pair, factor):
+    """A copy of ``run`` whose fast variant of ``pair`` is ``factor`` times slower."""
+    changed = copy.deepcopy(run)
+    for bench in changed["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("pair") == pair and info["variant"] in report.VARIANT_PAIRS.values():
+            bench["stats"]["median"] *= factor
+    return changed
+
+
+# --- maths ----------------------------------------------------------------------------------
+
+
+def test_pairs_are_grouped_from_extra_info_and_unpaired_benchmarks_are_ignored(results):
+    assert [r.pair for r in results] == [
+        "tiered-10",
+        "tiered-40",
+        "pipeline-12",
+        "pipeline-24",
+        "pipeline-48",
+        "fanout-15",
+        "breaker-closed-sync",
+        "breaker-open-async",
+    ]
+
+
+def test_speedup_is_slow_time_over_fast_time(results):
+    tiered = _byPair(results)["tiered-10"]
+    assert (tiered.slowVariant, tiered.fastVariant) == ("sequential", "tiered")
+    assert tiered.speedup == pytest.approx(0.8 / 0.11)
+    assert _byPair(results)["pipeline-48"].speedup == pytest.approx(7.0)
+
+
+def test_ideal_speedup_and_efficiency_come_from_the_critical_path_bound(results):
+    pipeline = _byPair(results)["pipeline-12"]
+    assert pipeline.idealSpeedup == pytest.approx(0.36 / 0.14)
+    assert pipeline.efficiency == pytest.approx(0.14 / 0.15)
+    assert pipeline.efficiency == pytest.approx(pipeline.speedup / pipeline.idealSpeedup)
+
+
+def test_pairs_without_a_bound_have_no_ideal_or_efficiency(results):
+    fanout = _byPair(results)["fanout-15"]
+    assert fanout.idealSpeedup is None
+    assert fanout.efficiency is None
+    assert (fanout.slowShards, fanout.fastShards) == (4.4, 5.6)
+
+
+def test_breaker_overhead_is_the_extra_time_per_call(results):
+    assert _byPair(results)["breaker-closed-sync"].overheadPerCall == pytest.approx(0.3e-6)
+    assert _byPair(results)["breaker-open-async"].comparison == "breaker"
+
+
+def test_comparison_name_is_the_pair_without_its_scale(results):
+    assert {r.comparison for r in results} == {"tiered", "pipeline", "fanout", "breaker"}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3.2, "3.200 s"), (0.11, "110.0 ms"), (4.7e-4, "470.00 us"), (3e-7, "300 ns")],
+)
+def test_durations_are_printed_with_a_readable_unit(seconds, text):
+    assert report.formatSeconds(seconds) == text
+
+
+def test_speedups_can_divide_minimums_instead_of_medians(run):
+    # The fixture's rounds span median +- 2%, so min = 0.98 x median for every benchmark.
+    byMin = _byPair(report.pairResults(run, "min"))
+    assert byMin["tiered-10"].slowSeconds == pytest.approx(0.8 * 0.98)
+    assert byMin["tiered-10"].speedup == pytest.approx(0.8 / 0.11)
+    assert byMin["tiered-10"].stat == "min"
+
+
+def test_unknown_statistic_is_rejected(run):
+    with pytest.raises(ReportError, match="stat must be one of median, min, mean"):
+        report.pairResults(run, "p99")
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def test_markdown_has_one_table_per_comparison_with_exact_rows(results):
+    markdown = report.renderMarkdown(results)
+    assert [line for line in markdown.splitlines() if line.startswith("## ")] == [
+        "## tiered",
+        "## pipeline",
+        "## fanout",
+        "## breaker",
+    ]
+    assert "| tiered-10 | 10 | 800.0 ms | 110.0 ms | 7.27x | 8.00x | 0.91 |" in markdown
+    assert "| tiered-40 | 40 | 3.200 s | 400.0 ms | 8.00x | 10.00x | 0.80 |" in markdown
+    assert "| pipeline-12 | 12 | 360.0 ms | 150.0 ms | 2.40x | 2.57x | 0.93 |" in markdown
+    assert "| pipeline-24 | 24 | 600.0 ms | 160.0 ms | 3.75x | 4.14x | 0.91 |" in markdown
+    assert "| pipeline-48 | 48 | 1.120 s | 160.0 ms | 7.00x | 7.47x | 0.94 |" in markdown
+    assert "| fanout-15 | 15 | 7.500 s | 12.500 s | 0.60x | 4.40 / 5.60 |" in markdown
+    assert (
+        "| breaker-closed-sync | 1000 | 100.00 us | 400.00 us | 0.25x | 1000 | 100 ns | 400 ns "
+        "| 300 ns |" in markdown
+    )
+
+
+def test_markdown_headers_name_the_variants(results):
+    markdown = report.renderMarkdown(results)
+    assert (
+        "| pair | scale | naive median | correct median | speedup | ideal speedup | efficiency |"
+        in markdown
+    )
+
+
+def test_plot_series_cover_comparisons_measured_at_several_scales(results):
+    series = report.plotSeries(results)
+    assert set(series) == {"tiered", "pipeline"}  # breaker pairs share one scale
+    assert series["pipeline"]["scale"] == [12.0, 24.0, 48.0]
+    assert series["pipeline"]["speedup"] == pytest.approx([2.4, 3.75, 7.0])
+    assert series["pipeline"]["ideal"] == pytest.approx([0.36 / 0.14, 0.6 / 0.145, 1.12 / 0.15])
+
+
+# --- the regression check -------------------------------------------------------------------
+
+
+def test_unchanged_run_passes_the_check(results):
+    assert report.checkRegressions(results, results, 0.15) == []
+
+
+def test_thirty_percent_slower_fast_variant_is_caught_at_tolerance_015(run, results):
+    slower = report.pairResults(_scaleFast(run, "pipeline-48", 1.3))
+    [regression] = report.checkRegressions(slower, results, 0.15)
+    assert regression.pair == "pipeline-48"
+    assert regression.baselineSpeedup == pytest.approx(7.0)
+    assert regression.runSpeedup == pytest.approx(7.0 / 1.3)
+
+
+def test_thirty_percent_slowdown_slips_through_the_default_tolerance(run, results):
+    # 1 - 1/1.3 = 23% < 25%: why CI passes a tighter tolerance.
+    slower = report.pairResults(_scaleFast(run, "pipeline-48", 1.3))
+    assert report.checkRegressions(slower, results) == []
+
+
+def test_only_patterns_restrict_which_pairs_are_checked(run, results):
+    slower = report.pairResults(_scaleFast(run, "tiered-10", 2.0))
+    assert report.checkRegressions(slower, results, 0.15, only=["pipeline-*"]) == []
+    assert len(report.checkRegressions(slower, results, 0.15, only=["tiered-*"])) == 1
+
+
+def test_pair_missing_from_the_run_is_an_error_not_a_pass(results):
+    partial = [r for r in results if r.pair != "pipeline-24"]
+    with pytest.raises(ReportError, match="missing from the run: pipeline-24"):
+        report.checkRegressions(partial, results, 0.15)
+
+
+def test_tolerance_outside_zero_to_one_is_rejected(results):
+    with pytest.raises(ReportError, match="tolerance must be in"):
+        report.checkRegressions(results, results, 1.5)
+
+
+def test_regression_message_names_the_pair_and_both_speedups():
+    text = str(report.Regression("pipeline-48", 7.0, 5.0, 0.15))
+    assert text.startswith("pipeline-48: speedup 5.00x is 29% below the baseline's 7.00x")
+    assert "floor 5.95x" in text
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_missing_file_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="cannot read"):
+        report.loadRun(tmp_path / "nope.json")
+
+
+def test_malformed_json_is_a_report_error_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ReportError, match=r"bad\.json is not valid JSON"):
+        report.loadRun(bad)
+
+
+def test_json_without_benchmarks_is_not_a_run(tmp_path):
+    with pytest.raises(ReportError, match="not a pytest-benchmark run"):
+        report.loadRun(_writeRun(tmp_path / "x.json", {"hello": 1}))
+
+
+def test_pair_with_an_unknown_variant_names_the_pair(run):
+    broken = copy.deepcopy(run)
+    broken["benchmarks"][0]["extra_info"]["variant"] = "turbo"
+    with pytest.raises(ReportError, match="pair 'tiered-10' has variants"):
+        report.pairResults(broken)
+
+
+def test_non_numeric_median_names_the_benchmark(run):
+    broken = copy.deepcopy(run)
+    broken["benchmarks"][0]["stats"]["median"] = "fast"
+    with pytest.raises(ReportError, match=r"stats\.median is 'fast'"):
+        report.pairResults(broken)
+
+
+def test_zero_median_is_rejected_rather_than_dividing_by_it(run):
+    broken = copy.deepcopy(run)
+    broken["benchmarks"][1]["stats"]["median"] = 0
+    with pytest.raises(ReportError, match="expected a positive number"):
+        report.pairResults(broken)
+
+
+def test_newest_run_is_the_most_recently_written(tmp_path):
+    machine = tmp_path / "Linux-CPython-3.11-64bit"
+    machine.mkdir()
+    old = _writeRun(machine / "0001_old.json", {"benchmarks": []})
+    new = _writeRun(machine / "0002_new.json", {"benchmarks": []})
+    os.utime(old, ns=(2_000_000_000, 2_000_000_000))
+    os.utime(new, ns=(3_000_000_000, 3_000_000_000))
+    assert report.newestRun(tmp_path) == new
+
+
+def test_no_runs_at_all_says_how_to_make_one(tmp_path):
+    with pytest.raises(ReportError, match="--benchmark-save"):
+        report.newestRun(tmp_path)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_cli_prints_and_writes_the_tables(tmp_path, capsys):
+    output = tmp_path / "SPEEDUPS.md"
+    assert report.main([str(FIXTURE), "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert "| pipeline-48 | 48 | 1.120 s | 160.0 ms | 7.00x | 7.47x | 0.94 |" in printed
+    assert output.read_text(encoding="utf-8") + "\n" == printed
+
+
+def test_cli_default_is_the_newest_run_and_speedups_md_under_results(tmp_path, capsys):
+    machine = tmp_path / "Linux-CPython-3.11-64bit"
+    machine.mkdir()
+    (machine / "0001_base.json").write_bytes(FIXTURE.read_bytes())
+    assert report.main(["--results", str(tmp_path)]) == 0
+    assert "## pipeline" in (tmp_path / "SPEEDUPS.md").read_text(encoding="utf-8")
+    assert "0001_base.json" in capsys.readouterr().out
+
+
+def test_cli_check_exits_1_naming_the_pair_and_both_numbers(run, tmp_path, capsys):
+    slower = _writeRun(tmp_path / "slow.json", _scaleFast(run, "pipeline-48", 1.3))
+    argv = [str(slower), "--baseline", str(FIXTURE), "--check", "--tolerance", "0.15"]
+    assert report.main([*argv, "--output", "-"]) == 1
+    err = capsys.readouterr().err
+    assert "REGRESSION pipeline-48: speedup 5.38x" in err
+    assert "baseline's 7.00x" in err
+
+
+def test_cli_stat_min_labels_the_columns_and_checks_by_minimum(run, tmp_path, capsys):
+    # Only the slowest rounds got slower: the minimum (the least disturbed round) is unchanged.
+    noisy = copy.deepcopy(run)
+    for bench in noisy["benchmarks"]:
+        bench["stats"]["median"] *= 1.0 if bench["extra_info"].get("variant") != "correct" else 1.4
+    path = _writeRun(tmp_path / "noisy.json", noisy)
+    argv = [str(path), "--baseline", str(FIXTURE), "--check", "--tolerance", "0.15"]
+    assert report.main([*argv, "--output", "-", "--stat", "min"]) == 0
+    assert "| pair | scale | naive min | correct min |" in capsys.readouterr().out
+    assert report.main([*argv, "--output", "-"]) == 1
+
+
+def test_cli_check_passes_on_an_unchanged_run(capsys):
+    argv = [str(FIXTURE), "--baseline", str(FIXTURE), "--check", "--output", "-"]
+    assert report.main(argv) == 0
+    assert "check passed" in capsys.readouterr().out
+
+
+def test_cli_check_without_baseline_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        report.main([str(FIXTURE), "--check"])
+    assert exit_info.value.code == 2
+    assert "--check needs --baseline" in capsys.readouterr().err
+
+
+def test_cli_malformed_json_is_one_clear_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2", encoding="utf-8")
+    assert report.main([str(bad), "--output", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m lecture31.report: error:")
+    assert "Traceback" not in err
+
+
+def test_cli_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    argv = [str(FIXTURE), "--output", "-", "--plot", str(tmp_path / "s.png")]
+    assert report.main(argv) == 2
+    assert "pip install -e '.[plot]'" in capsys.readouterr().err
+
+
+class _FakeAxes:
+    def __init__(self):
+        self.title, self.lines = None, []
+
+    def plot(self, xs, ys, *args, **kwargs):
+        self.lines.append((list(xs), list(ys), kwargs.get("label")))
+
+    def set_title(self, title):
+        self.title = title
+
+    def __getattr__(self, name):  # set_xlabel, set_ylim, legend: nothing to check
+        return lambda *args, **kwargs: None
+
+
+def _fakeMatplotlib(monkeypatch):
+    """A stand-in for matplotlib (an optional extra CI does not install) that records calls."""
+    drawn = {"axes": [], "saved": None, "backend": None}
+    figure = types.SimpleNamespace(
+        tight_layout=lambda: None,
+        savefig=lambda path: drawn.__setitem__("saved", path),
+    )
+
+    def subplots(rows, cols, **kwargs):
+        drawn["axes"] = [_FakeAxes() for _ in range(cols)]
+        return figure, [drawn["axes"]]
+
+    pyplot = types.ModuleType("matplotlib.pyplot")
+    pyplot.subplots, pyplot.close = subplots, lambda fig: None
+    matplotlib = types.ModuleType("matplotlib")
+    matplotlib.use = lambda backend: drawn.__setitem__("backend", backend)
+    matplotlib.pyplot = pyplot
+    monkeypatch.setitem(sys.modules, "matplotlib", matplotlib)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", pyplot)
+    return drawn
+
+
+def test_cli_plot_draws_measured_and_ideal_speedup_per_scaled_comparison(monkeypatch, tmp_path):
+    drawn = _fakeMatplotlib(monkeypatch)
+    target = tmp_path / "s.png"
+    assert report.main([str(FIXTURE), "--output", "-", "--plot", str(target)]) == 0
+    assert drawn["backend"] == "Agg"  # headless: CI has no display
+    assert drawn["saved"] == target
+    assert [ax.title for ax in drawn["axes"]] == ["tiered", "pipeline"]
+    pipeline = drawn["axes"][1]
+    measured, ideal = pipeline.lines
+    assert measured[0] == [12.0, 24.0, 48.0]
+    assert measured[1] == pytest.approx([2.4, 3.75, 7.0])
+    assert ideal[2] == "ideal (critical path)"
+
+
+def test_pair_result_is_immutable():
+    result = PairResult("tiered", "tiered-10", 10, "sequential", "tiered", 0.8, 0.1)
+    with pytest.raises(AttributeError):
+        result.slowSeconds = 1.0  # type: ignore[misc]
