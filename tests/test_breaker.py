@@ -8,6 +8,7 @@ import threading
 import traceback
 
 import pytest
+from fakes import Boom, FakeClock
 
 from lecture31.breaker import (
     AsyncCircuitBreaker,
@@ -15,24 +16,6 @@ from lecture31.breaker import (
     CircuitBreaker,
     CircuitOpenError,
 )
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to; times are exact binary fractions."""
-
-    def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Boom(Exception):
-    """The service's own failure in these tests."""
-
 
 # -- one adapter, so shared behaviours run against both breakers ------------------------------
 

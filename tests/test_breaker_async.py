@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 import pytest
+from fakes import Boom, FakeClock
 
 from lecture31 import breaker as module
 from lecture31.breaker import (
@@ -18,17 +19,6 @@ from lecture31.breaker import (
 )
 
 
-class FakeClock:
-    def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class TickingClock(FakeClock):
     """Moves 0.25 s every time it is read: a breaker's decisions become a pure function of the
     sequence of calls, whatever the real event loop's timing."""
@@ -36,10 +26,6 @@ class TickingClock(FakeClock):
     def __call__(self) -> float:
         self.now += 0.25
         return self.now
-
-
-class Boom(Exception):
-    pass
 
 
 async def boom():

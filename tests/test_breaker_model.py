@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
+from fakes import Boom, FakeClock
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker, CircuitOpenError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Boom(Exception):
-    pass
 
 
 class Interrupted(BaseException):
@@ -76,7 +65,7 @@ OUTCOMES = st.sampled_from(["ok", "fail", "cancel"])
 class BothBreakersFollowTheHomework(RuleBasedStateMachine):
     @initialize(threshold=st.integers(1, 4), resetQuarters=st.integers(0, 12))
     def build(self, threshold, resetQuarters):
-        self.clock = Clock()
+        self.clock = FakeClock()
         reset = resetQuarters * 0.25
         self.model = HomeworkModel(threshold, reset)
         self.sync = CircuitBreaker(threshold, reset, clock=self.clock)

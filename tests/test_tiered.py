@@ -2,7 +2,6 @@
 
 import asyncio
 import functools
-import inspect
 import math
 import multiprocessing
 import os
@@ -547,20 +546,3 @@ def test_the_command_line_runs_the_tiered_exercise():
     assert done.stderr == ""
     assert "speedup = synchronous_time / async_time =" in done.stdout
     assert done.stdout.count("parsed 20 records") == 20
-
-
-def test_the_package_re_exports_the_public_names_but_not_main():
-    import lecture31
-
-    assert set(tiered.__all__) == {
-        "RequestFailedError",
-        "RunResult",
-        "fetchMetadataBlocking",
-        "handleRequest",
-        "parseCsvChunk",
-        "runSequential",
-        "runTiered",
-    }
-    for name in tiered.__all__:
-        assert getattr(lecture31, name) is getattr(tiered, name)
-    assert inspect.iscoroutinefunction(tiered.main)
