@@ -99,14 +99,19 @@ async def _rejectedAsync(breaker):
 @pytest.mark.parametrize("state", ["closed", "open"])
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_bare_calls(measure, state, flavour):
-    measure(
+    _measureCalls(measure, state, flavour, "bare", _bareSync if flavour == "sync" else _bareAsync)
+
+
+def _measureCalls(measure, state: str, flavour: str, variant: str, target):
+    """One side of a ``breaker-{state}-{flavour}`` pair: CALLS calls per round."""
+    return measure(
         pair=f"breaker-{state}-{flavour}",
         comparison="breaker",
-        variant="bare",
+        variant=variant,
         scale=CALLS,
         calls=CALLS,
         kind="breaker",
-        target=_bareSync if flavour == "sync" else _bareAsync,
+        target=target,
     )
 
 
@@ -118,15 +123,7 @@ def test_closed_breaker_overhead(measure, flavour):
     else:
         breaker = AsyncCircuitBreaker()
         target = lambda: _closedAsync(breaker)  # noqa: E731
-    measure(
-        pair=f"breaker-closed-{flavour}",
-        comparison="breaker",
-        variant="breaker",
-        scale=CALLS,
-        calls=CALLS,
-        kind="breaker",
-        target=target,
-    )
+    _measureCalls(measure, "closed", flavour, "breaker", target)
     assert breaker.state == "closed"
     assert breaker.failureCount == 0
 
@@ -139,14 +136,6 @@ def test_open_breaker_fast_fail(measure, benchRunner, flavour):
     else:
         breaker = benchRunner.run(_openAsync())
         target = lambda: _rejectedAsync(breaker)  # noqa: E731
-    rejected = measure(
-        pair=f"breaker-open-{flavour}",
-        comparison="breaker",
-        variant="breaker",
-        scale=CALLS,
-        calls=CALLS,
-        kind="breaker",
-        target=target,
-    )
+    rejected = _measureCalls(measure, "open", flavour, "breaker", target)
     assert rejected == CALLS
     assert breaker.state == "open"

@@ -202,12 +202,7 @@ class AsyncCircuitBreaker(_BreakerView):
             returned = coroutineFn(*args, **kwargs)
             result = await returned
         except BaseException as exc:
-            # Only on this failure path do we ask whether the caller handed us a non-async
-            # function, so the happy path pays nothing for the check.
-            if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
-                core.release(ticket)
-                raise error from exc
-            core.recordFailure(ticket)
+            self._settleFailure(ticket, exc, coroutineFn, returned)
             raise
         if ticket != core.closedTicket or core.failureCount:
             core.recordSuccess(ticket)
@@ -225,10 +220,7 @@ class AsyncCircuitBreaker(_BreakerView):
                 returned = coroutineFn(*args, **kwargs)
                 result = await returned
         except BaseException as exc:
-            if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
-                core.release(ticket)
-                raise error from exc
-            core.recordFailure(ticket)
+            self._settleFailure(ticket, exc, coroutineFn, returned)
             if window.expired() and isinstance(exc, TimeoutError):
                 raise TimeoutError(self._overran()) from exc
             raise
@@ -238,6 +230,19 @@ class AsyncCircuitBreaker(_BreakerView):
             raise TimeoutError(self._overran())
         core.recordSuccess(ticket)
         return result
+
+    def _settleFailure(
+        self, ticket: int, exc: BaseException, coroutineFn: Callable, returned: object
+    ) -> None:
+        """Count a failed call, unless the caller handed us a function that is not async.
+
+        Only this failure path asks, so the happy path pays nothing for the check. A non-async
+        function raises ``TypeError`` (chained to the original) and gives its ticket back.
+        """
+        if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
+            self._core.release(ticket)
+            raise error from exc
+        self._core.recordFailure(ticket)
 
     def _overran(self) -> str:
         return (
