@@ -255,11 +255,7 @@ async def test_a_recovered_circuit_needs_a_full_threshold_to_trip_again(variant,
 def test_a_probe_in_flight_turns_other_threads_away_while_the_lock_is_free(clock):
     # Re-entrant call from inside the probe: if the lock were held across fn this would
     # deadlock (the 120 s pytest-timeout would catch it); instead it is rejected at once.
-    breaker = CircuitBreaker(clock=clock)
-    for _ in range(3):
-        with pytest.raises(Boom):
-            breaker.call(_raise, Boom("down"))
-    clock.advance(2.0)
+    breaker = _dueForProbe(clock)
     seen = {}
 
     def probe():
@@ -278,12 +274,18 @@ def _raise(exc):
     raise exc
 
 
-def test_eight_threads_entering_half_open_at_once_send_exactly_one_probe(clock):
+def _dueForProbe(clock: FakeClock) -> CircuitBreaker:
+    """A sync breaker tripped by 3 failures whose reset timeout (2 s) has just elapsed."""
     breaker = CircuitBreaker(clock=clock)
     for _ in range(3):
         with pytest.raises(Boom):
             breaker.call(_raise, Boom("down"))
     clock.advance(2.0)
+    return breaker
+
+
+def test_eight_threads_entering_half_open_at_once_send_exactly_one_probe(clock):
+    breaker = _dueForProbe(clock)
     start = threading.Barrier(8)
     othersDone = threading.Event()
     reached, rejected, results = [], [], []
@@ -319,11 +321,7 @@ def test_eight_threads_entering_half_open_at_once_send_exactly_one_probe(clock):
 
 
 def test_a_keyboard_interrupt_in_the_probe_reopens_instead_of_sticking(clock):
-    breaker = CircuitBreaker(clock=clock)
-    for _ in range(3):
-        with pytest.raises(Boom):
-            breaker.call(_raise, Boom("down"))
-    clock.advance(2.0)
+    breaker = _dueForProbe(clock)
     with pytest.raises(KeyboardInterrupt):
         breaker.call(_raise, KeyboardInterrupt())
     assert breaker.state == "open"
