@@ -385,3 +385,161 @@ def test_pair_result_is_immutable():
     )
     with pytest.raises(AttributeError):
         result.pair = "tiered-40"  # type: ignore[misc]
+
+
+# --- the current format: a named reference, more than two variants ---------------------------
+
+
+def _withReferences(run):
+    """The fixture in the current format: every paired benchmark names its pair's reference."""
+    current = copy.deepcopy(run)
+    references = {}
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("variant") in LEGACY_REFERENCES:
+            references[info["pair"]] = info["variant"]
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if "pair" in info:
+            info["reference"] = references[info["pair"]]
+            if info["pair"].startswith("fanout"):
+                info["columns"] = {"shards responded": "meanShardsResponded"}
+    return current
+
+
+def _tierMatrix(run):
+    """``_withReferences(run)`` plus a three-variant pair per tiered scale: threads only,
+    processes only, both (``tiered``), against ``sequential``."""
+    current = _withReferences(run)
+    extra = []
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("variant") == "tiered":
+            for variant, factor, ideal in (("threads", 3.0, 4.0), ("processes", 2.0, None)):
+                twin = copy.deepcopy(bench)
+                twin["fullname"] += f"-{variant}"
+                twin["extra_info"] = dict(info, variant=variant)
+                twin["extra_info"].pop("idealSeconds", None)
+                if ideal is not None:
+                    twin["extra_info"]["idealSpeedup"] = ideal
+                twin["stats"]["median"] *= factor
+                extra.append(twin)
+    current["benchmarks"] += extra
+    return current
+
+
+def test_a_named_reference_gives_the_same_pairs_as_the_legacy_fallback(run, results):
+    assert report.pairResults(_withReferences(run)) == results
+
+
+def test_the_reference_is_whatever_the_benchmarks_name(run):
+    # Name the tiered variant as the reference: the speedup turns over.
+    current = _withReferences(run)
+    for bench in current["benchmarks"]:
+        if bench["extra_info"].get("pair") == "tiered-10":
+            bench["extra_info"]["reference"] = "tiered"
+    tiered = _byPair(report.pairResults(current))["tiered-10"]
+    assert (tiered.slowVariant, tiered.fastVariant) == ("tiered", "sequential")
+    assert tiered.speedup == pytest.approx(0.11 / 0.8)
+
+
+def test_a_pair_whose_benchmarks_name_different_references_is_an_error(run):
+    current = _withReferences(run)
+    current["benchmarks"][0]["extra_info"]["reference"] = "tiered"
+    with pytest.raises(ReportError, match="pair 'tiered-10': its benchmarks name different"):
+        report.pairResults(current)
+
+
+def test_a_pair_without_its_reference_benchmark_is_an_error_naming_both(run):
+    current = _withReferences(run)
+    del current["benchmarks"][0]  # tiered-10 sequential
+    with pytest.raises(ReportError, match="'tiered-10' has no benchmark of its reference variant"):
+        report.pairResults(current)
+
+
+def test_partial_pairing_leaves_incomplete_pairs_out(run):
+    current = _withReferences(run)
+    del current["benchmarks"][0]
+    pairs = [r.pair for r in report.pairResults(current, partial=True)]
+    assert "tiered-10" not in pairs and "tiered-40" in pairs
+
+
+def test_a_pair_with_three_variants_keeps_the_reference_first_and_the_rest_in_run_order(run):
+    tiered = _byPair(report.pairResults(_tierMatrix(run)))["tiered-10"]
+    assert [v.variant for v in tiered.variants] == ["sequential", "tiered", "threads", "processes"]
+    assert tiered.speedupOf("threads") == pytest.approx(0.8 / 0.33)
+    assert tiered.idealSpeedupOf("threads") == 4.0  # stated, not derived
+    assert tiered.idealSpeedupOf("processes") is None
+    assert tiered.efficiencyOf("threads") == pytest.approx((0.8 / 0.33) / 4.0)
+
+
+def test_pairs_with_more_than_two_variants_render_as_a_matrix(run):
+    markdown = report.renderMarkdown(report.pairResults(_tierMatrix(run)))
+    section = markdown[markdown.index("## tiered") : markdown.index("## pipeline")]
+    assert "| pair | scale | sequential median | tiered | threads | processes |" in section
+    assert (
+        "| tiered-10 | 10 | 800.0 ms | 7.27x (ideal 8.00x) | 2.42x (ideal 4.00x) | 3.64x |"
+        in section
+    )
+    # Other comparisons keep their two-variant table.
+    assert "| pipeline-48 | 48 | 1.120 s | 160.0 ms | 7.00x | 7.47x | 0.94 |" in markdown
+
+
+def test_matrices_plot_as_grouped_bars_and_not_as_lines(run):
+    results = report.pairResults(_tierMatrix(run))
+    assert set(report.plotSeries(results)) == {"pipeline"}
+    bars = report.plotBars(results)["tiered"]
+    assert bars["pairs"] == ["tiered-10", "tiered-40"]
+    assert bars["reference"] == "sequential"
+    assert list(bars["speedup"]) == ["tiered", "threads", "processes"]
+    assert bars["speedup"]["processes"] == pytest.approx([0.8 / 0.22, 3.2 / 0.8])
+    assert bars["ideal"]["threads"] == [4.0, 4.0]
+
+
+def test_the_check_covers_every_variant_and_names_the_one_that_fell(run):
+    baseline = report.pairResults(_tierMatrix(run))
+    slower = _tierMatrix(run)
+    for bench in slower["benchmarks"]:
+        if bench["extra_info"].get("variant") == "processes":
+            bench["stats"]["median"] *= 1.5
+    regressions = report.checkRegressions(report.pairResults(slower), baseline, 0.15)
+    assert [(r.pair, r.variant) for r in regressions] == [
+        ("tiered-10", "processes"),
+        ("tiered-40", "processes"),
+    ]
+    assert str(regressions[0]).startswith("tiered-10/processes: speedup 2.42x is 33% below")
+
+
+def test_a_variant_missing_from_the_run_is_an_error_not_a_pass(run):
+    baseline = report.pairResults(_tierMatrix(run))
+    partial = _tierMatrix(run)
+    partial["benchmarks"] = [
+        b
+        for b in partial["benchmarks"]
+        if b["fullname"] != "bench/test_x.py::test_tiered[tiered-10]-threads"
+    ]
+    with pytest.raises(ReportError, match="'tiered-10': variants in the baseline but missing"):
+        report.checkRegressions(report.pairResults(partial), baseline, 0.15)
+
+
+def test_speedup_changes_put_the_compared_runs_speedup_beside_this_one(run, results):
+    faster = report.pairResults(_scaleFast(run, "pipeline-48", 0.5))
+    changes = {c.pair: c for c in report.speedupChanges(faster, results)}
+    assert changes["pipeline-48"].speedup == pytest.approx(14.0)
+    assert changes["pipeline-48"].comparedSpeedup == pytest.approx(7.0)
+    assert changes["pipeline-48"].change == pytest.approx(1.0)
+    assert changes["tiered-10"].change == pytest.approx(0.0)
+    lines = report.renderSummary(list(changes.values())[:1], compared="0001_base.json")
+    assert lines == [
+        "speedups now, and in 0001_base.json:",
+        "tiered-10 tiered    7.27x over sequential (ideal 8.00x), was 7.27x (+0%)",
+    ]
+
+
+def test_a_pair_the_compared_run_lacks_is_said_so():
+    one = PairResult("x", "x-1", 1, VariantResult("a", 2.0), (VariantResult("b", 1.0),))
+    [change] = report.speedupChanges([one], [])
+    assert change.comparedSpeedup is None and change.change is None
+    assert report.renderSummary([change], compared="old.json")[1].endswith(
+        "2.00x over a, not in the compared run"
+    )
