@@ -184,16 +184,26 @@ def _heldRuns(storage: Path) -> str:
 
 def _resolveCompare(config: pytest.Config, compare: object, storage: Path) -> None:
     """Point ``--benchmark-compare`` at a run that exists, or turn it off; say which."""
-    if isinstance(compare, str) and (Path(compare).is_file() or "/" in compare):
-        return  # an explicit file or MACHINE/NAME glob: pytest-benchmark reports what it finds
-    pattern = "[0-9][0-9][0-9][0-9]_*.json" if compare is True else f"{compare}".rstrip("*")
-    pattern += "" if compare is True else "*.json"
+    asked = "--benchmark-compare" + ("" if compare is True else f"={compare}")
     machineId = get_machine_id()
+    notes = config.stash[_NOTES]
+    if isinstance(compare, str) and (Path(compare).is_file() or "/" in compare):
+        # An explicit file, or a MACHINE/NAME glob: compare with exactly that, if it exists.
+        machineGlob, _, nameGlob = compare.partition("/")
+        if Path(compare).is_file() or any(storage.glob(f"{machineGlob}/{nameGlob}*.json")):
+            return
+        config.option.benchmark_compare = None
+        notes.append(
+            f"{asked}: no such run in {storage}/ (it holds {_heldRuns(storage)}); the benchmarks "
+            "ran without a comparison."
+        )
+        return
+    pattern = (
+        "[0-9][0-9][0-9][0-9]_*.json" if compare is True else f"{compare}".rstrip("*") + "*.json"
+    )
     if any((storage / machineId).glob(pattern)) or any(storage.glob(pattern)):
         return
-    asked = "--benchmark-compare" + ("" if compare is True else f"={compare}")
     closest = closestRun(storage, machineId, pattern)
-    notes = config.stash[_NOTES]
     if closest is not None:
         config.option.benchmark_compare = str(closest.resolve())
         notes.append(

@@ -266,3 +266,12 @@ def test_machine_note_names_cpu_and_python_and_groups_the_rest():
         "  also different: kernel, CPU flags, clock",
         "  Raw seconds do not carry across machines; the speedups below do.",
     ]
+
+
+@pytest.mark.slow
+def test_an_explicit_run_that_does_not_exist_is_said_and_the_benchmarks_still_run(project):
+    _save(project, MACHINE_ID, "0001_baseline.json", _baseline(OTHER_MACHINE))
+    output = _assertClean(_bench(project, f"--benchmark-compare={MACHINE_ID}/0009"))
+    assert f"--benchmark-compare={MACHINE_ID}/0009: no such run in" in output
+    assert f"it holds {MACHINE_ID} (1 run)" in output
+    assert "was " not in output
