@@ -240,6 +240,7 @@ _OTHER_DIFFERENCES = {
     "family": "CPU model",
     "stepping": "CPU model",
     "node": None,
+    "python_implementation_version": None,
     "cpuinfo_version": None,
     "cpuinfo_version_string": None,
 }
