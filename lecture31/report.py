@@ -37,6 +37,7 @@ from lecture31._benchformat import LEGACY_REFERENCES, FormatError, Record, parse
 __all__ = (
     "DEFAULT_TOLERANCE",
     "STATS",
+    "BarGroups",
     "Measurement",
     "PairResult",
     "Regression",
@@ -460,7 +461,7 @@ def speedupChanges(
                     r.reference.variant,
                     r.speedupOf(v.variant),
                     r.idealSpeedupOf(v.variant),
-                    old.speedupOf(v.variant) if sameReference else None,
+                    old.speedupOf(v.variant) if old is not None and sameReference else None,
                 )
             )
     return changes
@@ -627,9 +628,19 @@ def plotSeries(results: Sequence[PairResult]) -> dict[str, dict[str, list[float]
     return series
 
 
-def plotBars(results: Sequence[PairResult]) -> dict[str, dict[str, object]]:
-    """Matrix comparisons as grouped bars: per pair, each variant's speedup and ideal (or nan)."""
-    bars: dict[str, dict[str, object]] = {}
+@dataclass(frozen=True, slots=True)
+class BarGroups:
+    """One matrix comparison to draw: per variant, its speedup and ideal (nan: none) per pair."""
+
+    pairs: list[str]
+    reference: str
+    speedup: dict[str, list[float]]
+    ideal: dict[str, list[float]]
+
+
+def plotBars(results: Sequence[PairResult]) -> dict[str, BarGroups]:
+    """Matrix comparisons as grouped bars, by comparison."""
+    bars: dict[str, BarGroups] = {}
     for comparison in dict.fromkeys(r.comparison for r in results):
         rows = [r for r in results if r.comparison == comparison]
         if not isMatrix(rows):
@@ -642,12 +653,12 @@ def plotBars(results: Sequence[PairResult]) -> dict[str, dict[str, object]]:
             got = row.idealSpeedupOf(name) if ideal else row.speedupOf(name)
             return math.nan if got is None else got
 
-        bars[comparison] = {
-            "pairs": [r.pair for r in rows],
-            "reference": rows[0].reference.variant,
-            "speedup": {n: [value(r, n, False) for r in rows] for n in names},
-            "ideal": {n: [value(r, n, True) for r in rows] for n in names},
-        }
+        bars[comparison] = BarGroups(
+            pairs=[r.pair for r in rows],
+            reference=rows[0].reference.variant,
+            speedup={n: [value(r, n, False) for r in rows] for n in names},
+            ideal={n: [value(r, n, True) for r in rows] for n in names},
+        )
     return bars
 
 
@@ -683,19 +694,17 @@ def _plot(results: Sequence[PairResult], path: Path, plt) -> None:
         ax.set_ylabel("speedup (x)")
         ax.set_ylim(bottom=0)
         ax.legend()
-    for ax, (comparison, data) in zip(axes[0][len(series) :], bars.items(), strict=True):
-        speedups: dict = data["speedup"]  # type: ignore[assignment]
-        ideals: dict = data["ideal"]  # type: ignore[assignment]
-        pairs: list = data["pairs"]  # type: ignore[assignment]
-        width = 0.8 / len(speedups)
-        for i, name in enumerate(speedups):
-            xs = [p + (i - (len(speedups) - 1) / 2) * width for p in range(len(pairs))]
-            ax.bar(xs, speedups[name], width, label=name)
-            if not all(math.isnan(v) for v in ideals[name]):
-                ax.plot(xs, ideals[name], "_", color="black", markersize=12)
-        ax.set_xticks(range(len(pairs)), pairs)
+    for ax, (comparison, group) in zip(axes[0][len(series) :], bars.items(), strict=True):
+        width = 0.8 / len(group.speedup)
+        for i, name in enumerate(group.speedup):
+            offset = (i - (len(group.speedup) - 1) / 2) * width
+            xs = [p + offset for p in range(len(group.pairs))]
+            ax.bar(xs, group.speedup[name], width, label=name)
+            if not all(math.isnan(v) for v in group.ideal[name]):
+                ax.plot(xs, group.ideal[name], "_", color="black", markersize=12)
+        ax.set_xticks(range(len(group.pairs)), group.pairs)
         ax.set_title(comparison)
-        ax.set_ylabel(f"speedup over {data['reference']} (x); -: ideal")
+        ax.set_ylabel(f"speedup over {group.reference} (x); -: ideal")
         ax.set_ylim(bottom=0)
         ax.legend()
     figure.tight_layout()
@@ -776,7 +785,7 @@ def _checkTarget(flag: str, target: Path, inputs: Sequence[Path]) -> None:
             break
 
 
-def _writeAll(writes: Sequence[tuple[Path, Callable[[Path], None]]]) -> None:
+def _writeAll(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
     """Write every file to a temporary name beside it, then rename them all into place.
 
     A failure while writing leaves every target as it was; the renames come last.
@@ -865,7 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"REGRESSION {regression}", file=sys.stderr)
         if args.check and regressions:
             return 1
-        writes: list[tuple[Path, Callable[[Path], None]]] = []
+        writes: list[tuple[Path, Callable[[Path], object]]] = []
         if plotPath is not None:
             writes.append((plotPath, lambda temp: _plot(results, temp, plt)))
         if output is not None:

@@ -489,11 +489,11 @@ def test_matrices_plot_as_grouped_bars_and_not_as_lines(run):
     results = report.pairResults(_tierMatrix(run))
     assert set(report.plotSeries(results)) == {"pipeline"}
     bars = report.plotBars(results)["tiered"]
-    assert bars["pairs"] == ["tiered-10", "tiered-40"]
-    assert bars["reference"] == "sequential"
-    assert list(bars["speedup"]) == ["tiered", "threads", "processes"]
-    assert bars["speedup"]["processes"] == pytest.approx([0.8 / 0.22, 3.2 / 0.8])
-    assert bars["ideal"]["threads"] == [4.0, 4.0]
+    assert bars.pairs == ["tiered-10", "tiered-40"]
+    assert bars.reference == "sequential"
+    assert list(bars.speedup) == ["tiered", "threads", "processes"]
+    assert bars.speedup["processes"] == pytest.approx([0.8 / 0.22, 3.2 / 0.8])
+    assert bars.ideal["threads"] == [4.0, 4.0]
 
 
 def test_the_check_covers_every_variant_and_names_the_one_that_fell(run):
@@ -543,3 +543,29 @@ def test_a_pair_the_compared_run_lacks_is_said_so():
     assert report.renderSummary([change], compared="old.json")[1].endswith(
         "2.00x over a, not in the compared run"
     )
+
+
+def test_cli_plot_draws_a_matrix_as_bars_beside_the_scaled_lines(monkeypatch, tmp_path, run):
+    drawn = _fakeMatplotlib(monkeypatch)
+    matrix = _writeRun(tmp_path / "matrix.json", _tierMatrix(run))
+    target = tmp_path / "s.svg"
+    assert report.main([str(matrix), "--output", "-", "--plot", str(target)]) == 0
+    assert [ax.title for ax in drawn["axes"]] == ["pipeline", "tiered"]  # lines, then bars
+    assert drawn["axes"][1].lines[0][2] is None  # the ideal ticks of the first variant
+    assert target.read_bytes() == b"fake image"
+
+
+# --- the writer's half of the format ---------------------------------------------------------
+
+
+def test_extra_info_is_written_with_the_reference_and_checked():
+    from lecture31._benchformat import FormatError, extraInfo
+
+    info = extraInfo(pair="p-1", variant="b", scale=1, reference="a", calls=10)
+    assert info == {"pair": "p-1", "variant": "b", "scale": 1, "reference": "a", "calls": 10}
+    with pytest.raises(FormatError, match="reference must be a non-empty string"):
+        extraInfo(pair="p-1", variant="b", scale=1, reference="")
+    with pytest.raises(FormatError, match="scale must be an int >= 1, got True"):
+        extraInfo(pair="p-1", variant="b", scale=True, reference="a")
+    with pytest.raises(FormatError, match="columns must map column labels"):
+        extraInfo(pair="p-1", variant="b", scale=1, reference="a", columns={"x": 3})
