@@ -1,11 +1,20 @@
-"""Benchmark plumbing: the ``measure`` fixture, round counts, and the slowdown injector.
+"""Benchmark plumbing: the ``measure`` fixture, round counts, the slowdown injector, and what
+``--benchmark-compare`` and the end of every run print.
 
-    measure(pair=, variant=, scale=, target=)
+    measure(pair=, variant=, reference=, scale=, kind=, target=)
         |-- benchmark.group = pair            (one table per comparison in `pytest bench`)
-        |-- benchmark.extra_info = pair, variant, scale, idealSeconds, ...
+        |-- benchmark.extra_info = lecture31._benchformat.extraInfo(...)   (the one format)
         |-- target() -> coroutine? run it on the session loop (benchRunner)
         |-- LECTURE31_BENCH_SLOWDOWN? stretch this variant's rounds (bench code only)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
+
+    --benchmark-compare[=NNNN]   no run saved for this machine id? compare with the closest
+        |                        committed run (same OS and Python implementation), or run
+        |                        without comparing; either way one note says so
+        |-- machine_info differs: a short note (CPU, Python) instead of pytest-benchmark's
+        |                         warning, which the suite's warnings-as-errors would turn
+        |                         into an INTERNALERROR (pytest-benchmark #255, #276)
+        '-- end of the run: each pair's speedup, and the compared run's beside it
 
 Injecting a slowdown, to prove the CI gate catches one without touching the library::
 
@@ -23,12 +32,20 @@ import fnmatch
 import inspect
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from pytest_benchmark.logger import PytestBenchmarkWarning
+from pytest_benchmark.utils import get_machine_id
+
+from lecture31 import report
+from lecture31._benchformat import IDEAL_SECONDS, INJECTED_SLOWDOWN, extraInfo
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
+_NOTES = pytest.StashKey[list[str]]()
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,10 @@ ROUNDS = {
     # Seeded sleeps only: every round sleeps the same, so one round is already representative.
     "fanout": (Rounds(2, 0), Rounds(1, 0)),
     "breaker": (Rounds(200, 20), Rounds(50, 5)),
+    # Tier matrix: 8 tasks of ~10-30 ms per round, well under a second; like tiered.
+    "tiers": (Rounds(7, 2), Rounds(5, 1)),
+    # Cluster rounds take seconds each: few rounds, one warm-up only in full runs.
+    "cluster": (Rounds(3, 1), Rounds(2, 0)),
 }
 
 
@@ -93,8 +114,238 @@ def _stretched(fn: Callable[[], object], factor: float) -> Callable[[], object]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """A malformed slowdown spec is a usage error before anything runs, not 20 test errors."""
+    """A malformed slowdown spec is a usage error before anything runs, not 20 test errors.
+
+    Runs before pytest-benchmark's own ``pytest_configure`` (``trylast``), which loads the run
+    to compare with: a ``--benchmark-compare`` that would find nothing is redirected here.
+    """
     _parseSlowdowns(os.environ.get(SLOWDOWN_ENV, ""))
+    config.stash[_NOTES] = []
+    compare = config.getoption("benchmark_compare", None)
+    storage = _storageDir(config)
+    if compare and storage is not None:
+        _resolveCompare(config, compare, storage)
+
+
+# --- --benchmark-compare on any machine ------------------------------------------------------
+
+
+def _storageDir(config: pytest.Config) -> Path | None:
+    """The folder of ``--benchmark-storage`` (None for non-file storage such as elasticsearch)."""
+    storage = config.getoption("benchmark_storage", None)
+    if not storage:
+        return None
+    if "://" not in storage:
+        storage = "file://" + storage
+    return Path(storage[len("file://") :]) if storage.startswith("file://") else None
+
+
+def _splitMachineId(machineId: str) -> tuple[str, str, tuple[int, ...], str]:
+    """``'Linux-CPython-3.11-64bit'`` -> ('Linux', 'CPython', (3, 11), '64bit')."""
+    parts = machineId.split("-")
+    if len(parts) < 4:
+        return machineId, "", (), ""
+    system, (implementation, version, bits) = "-".join(parts[:-3]), parts[-3:]
+    try:
+        numbers = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        numbers = ()
+    return system, implementation, numbers, bits
+
+
+def closestRun(storage: Path, machineId: str, pattern: str) -> Path | None:
+    """The newest run matching ``pattern`` from the machine id nearest ``machineId``.
+
+    Nearest: same OS and Python implementation (anything else would compare a different
+    runtime), then the same word size, then the nearest Python version (newer on a tie).
+    """
+    system, implementation, version, bits = _splitMachineId(machineId)
+    candidates = []
+    for folder in sorted(p for p in storage.glob("*") if p.is_dir() and p.name != machineId):
+        runs = sorted(folder.glob(pattern))
+        otherSystem, otherImplementation, otherVersion, otherBits = _splitMachineId(folder.name)
+        if not runs or (otherSystem, otherImplementation) != (system, implementation):
+            continue
+        gap = abs(_versionNumber(otherVersion) - _versionNumber(version))
+        candidates.append((otherBits != bits, gap, -_versionNumber(otherVersion), runs[-1]))
+    return min(candidates)[-1] if candidates else None
+
+
+def _versionNumber(version: tuple[int, ...]) -> int:
+    major, minor = (*version, 0, 0)[:2]
+    return major * 100 + minor
+
+
+def _heldRuns(storage: Path) -> str:
+    counts = {f.name: len(list(f.glob("*.json"))) for f in sorted(storage.glob("*")) if f.is_dir()}
+    held = [f"{name} ({n} run{'s' * (n != 1)})" for name, n in counts.items() if n]
+    return ", ".join(held) or "no saved runs"
+
+
+def _resolveCompare(config: pytest.Config, compare: object, storage: Path) -> None:
+    """Point ``--benchmark-compare`` at a run that exists, or turn it off; say which."""
+    asked = "--benchmark-compare" + ("" if compare is True else f"={compare}")
+    machineId = get_machine_id()
+    notes = config.stash[_NOTES]
+    if isinstance(compare, str) and (Path(compare).is_file() or "/" in compare):
+        # An explicit file, or a MACHINE/NAME glob: compare with exactly that, if it exists.
+        machineGlob, _, nameGlob = compare.partition("/")
+        if Path(compare).is_file() or any(storage.glob(f"{machineGlob}/{nameGlob}*.json")):
+            return
+        config.option.benchmark_compare = None
+        notes.append(
+            f"{asked}: no such run in {storage}/ (it holds {_heldRuns(storage)}); the benchmarks "
+            "ran without a comparison."
+        )
+        return
+    pattern = (
+        "[0-9][0-9][0-9][0-9]_*.json" if compare is True else f"{compare}".rstrip("*") + "*.json"
+    )
+    if any((storage / machineId).glob(pattern)) or any(storage.glob(pattern)):
+        return
+    closest = closestRun(storage, machineId, pattern)
+    if closest is not None:
+        config.option.benchmark_compare = str(closest.resolve())
+        notes.append(
+            f"{asked}: no saved run for this machine id ({machineId}) in {storage}/; comparing "
+            f"with the closest committed run, {closest.parent.name}/{closest.name} (same OS and "
+            "Python implementation). Save your own with --benchmark-save=NAME."
+        )
+        return
+    config.option.benchmark_compare = None
+    notes.append(
+        f"{asked}: nothing to compare with for this machine id ({machineId}): {storage}/ holds "
+        f"{_heldRuns(storage)}, none from the same OS and Python implementation. The benchmarks "
+        "ran without a comparison; save a run with --benchmark-save=NAME."
+    )
+
+
+# What a reader of the numbers needs to know differs; the rest is grouped into a few words.
+_OTHER_DIFFERENCES = {
+    "flags": "CPU flags",
+    "l1_data_cache_size": "caches",
+    "l1_instruction_cache_size": "caches",
+    "l2_cache_size": "caches",
+    "l2_cache_line_size": "caches",
+    "l2_cache_associativity": "caches",
+    "l3_cache_size": "caches",
+    "hz_advertised_friendly": "clock",
+    "hz_actual_friendly": "clock",
+    "hz_advertised": "clock",
+    "hz_actual": "clock",
+    "release": "kernel",
+    "python_build": "Python build",
+    "python_compiler": "Python build",
+    "model": "CPU model",
+    "family": "CPU model",
+    "stepping": "CPU model",
+    "node": None,
+    "python_implementation_version": None,
+    "cpuinfo_version": None,
+    "cpuinfo_version_string": None,
+}
+
+
+def _cpu(info: Mapping) -> str:
+    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
+    return f"{cpu.get('brand_raw') or info.get('processor') or '?'} x {cpu.get('count', '?')}"
+
+
+def _python(info: Mapping) -> str:
+    return f"{info.get('python_implementation', '?')} {info.get('python_version', '?')}"
+
+
+def machineNote(current: Mapping, saved: Mapping) -> list[str]:
+    """A few lines naming what differs between two machine_info dicts (none if they match)."""
+    if current == saved:
+        return []
+    lines = []
+    for what, describe in (("CPU", _cpu), ("Python", _python)):
+        here, there = describe(current), describe(saved)
+        lines.append(
+            f"  {what}: {there}" + (" (the same here)" if here == there else f", here {here}")
+        )
+    others: dict[str, None] = {}
+    for scope, now, then in (("", current, saved), ("cpu", current.get("cpu"), saved.get("cpu"))):
+        now = now if isinstance(now, Mapping) else {}
+        then = then if isinstance(then, Mapping) else {}
+        for key in sorted(set(now) | set(then)):
+            if key in ("cpu", "brand_raw", "count", "python_version", "python_implementation"):
+                continue
+            if now.get(key) != then.get(key):
+                label = _OTHER_DIFFERENCES.get(key, f"{scope}.{key}".lstrip("."))
+                if label:
+                    others[label] = None
+    if others:
+        lines.append(f"  also different: {', '.join(others)}")
+    lines.append("  Raw seconds do not carry across machines; the speedups below do.")
+    return ["The compared run comes from another machine:", *lines]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_benchmark_compare_machine_info(
+    config, benchmarksession, machine_info, compared_benchmark
+):
+    """Replace pytest-benchmark's JSON-dump warning (an error under filterwarnings=error)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "Benchmark machine_info is different", PytestBenchmarkWarning
+        )
+        result = yield
+    saved = compared_benchmark.get("machine_info")
+    note = machineNote(machine_info, saved if isinstance(saved, Mapping) else {})
+    if note and _NOTES in config.stash:
+        config.stash[_NOTES].extend(note)
+    return result
+
+
+# --- the speedup summary at the end of every run ---------------------------------------------
+
+
+def _sessionRun(benchmarksession) -> dict:
+    return {"benchmarks": [b.as_dict(include_data=False) for b in benchmarksession.benchmarks if b]}
+
+
+def _comparedRun(benchmarksession) -> tuple[str, dict] | None:
+    mapping = benchmarksession.compared_mapping or {}
+    if not mapping:
+        return None
+    path = Path(list(mapping)[-1])
+    full = path if path.is_absolute() else Path(benchmarksession.storage.path) / path
+    return f"{path.parent.name}/{path.name}", report.loadRun(full)
+
+
+def speedupSummary(benchmarksession) -> list[str]:
+    """This session's speedup per pair and variant, and the compared run's beside it."""
+    results = report.pairResults(_sessionRun(benchmarksession), partial=True)
+    if not results:
+        return ["no pair was measured with its reference variant in this session"]
+    compared = _comparedRun(benchmarksession)
+    if compared is None:
+        return report.renderSummary(report.speedupChanges(results))
+    name, run = compared
+    changes = report.speedupChanges(results, report.pairResults(run, partial=True))
+    return report.renderSummary(changes, compared=name)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """After pytest-benchmark's tables: the notes, then the speedups (median of the rounds)."""
+    notes = config.stash.get(_NOTES, [])
+    benchmarksession = getattr(config, "_benchmarksession", None)
+    measured = benchmarksession is not None and any(benchmarksession.benchmarks)
+    if not notes and not measured:
+        return
+    terminalreporter.section("lecture31: speedups (median of each variant's rounds)")
+    for line in notes:
+        terminalreporter.write_line(line)
+    if measured:
+        try:
+            lines = speedupSummary(benchmarksession)
+        except report.ReportError as exc:
+            lines = [f"no speedup summary: {exc}"]
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
@@ -112,12 +363,15 @@ def measure(benchmark, benchRunner, rounds):
         *,
         pair: str,
         variant: str,
+        reference: str,
         scale: int,
         target: Callable[[], object],
         kind: str,
-        idealSeconds: float | Callable[[object], float] | None = None,
-        **extraInfo: object,
+        idealSeconds: float | None = None,
+        **extras: object,
     ):
+        """``reference``: the pair's reference variant, whose time the others' speedups divide."""
+
         def once():
             result = target()
             if inspect.iscoroutine(result):
@@ -126,18 +380,17 @@ def measure(benchmark, benchRunner, rounds):
 
         factor = _slowdownFactor(pair, variant)
         timed = once if factor == 1.0 else _stretched(once, factor)
-        benchmark.group = pair
-        benchmark.extra_info.update(pair=pair, variant=variant, scale=scale, **extraInfo)
+        if idealSeconds is not None:
+            extras[IDEAL_SECONDS] = float(idealSeconds)
         if factor != 1.0:
-            benchmark.extra_info["injectedSlowdown"] = factor
+            extras[INJECTED_SLOWDOWN] = factor
+        benchmark.group = pair
+        benchmark.extra_info.update(
+            extraInfo(pair=pair, variant=variant, scale=scale, reference=reference, **extras)
+        )
         plan = rounds(kind)
-        result = benchmark.pedantic(
+        return benchmark.pedantic(
             timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
         )
-        if callable(idealSeconds):
-            idealSeconds = idealSeconds(result)
-        if idealSeconds is not None:
-            benchmark.extra_info["idealSeconds"] = float(idealSeconds)
-        return result
 
     return _measure

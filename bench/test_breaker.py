@@ -108,6 +108,7 @@ def _measureCalls(measure, state: str, flavour: str, variant: str, target):
         pair=f"breaker-{state}-{flavour}",
         comparison="breaker",
         variant=variant,
+        reference="bare",
         scale=CALLS,
         calls=CALLS,
         kind="breaker",

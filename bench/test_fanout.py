@@ -40,6 +40,8 @@ def test_fanout_queries(measure, benchmark, variant):
     results = measure(
         pair=f"fanout-{NUM_QUERIES}",
         variant=variant,
+        reference="fixed",
+        columns={"shards responded": "meanShardsResponded"},
         scale=NUM_QUERIES,
         kind="fanout",
         target=series,

@@ -65,6 +65,8 @@ def _naive(measure, scale, kind):
     result = measure(
         pair=f"pipeline-{scale}",
         variant="naive",
+        reference="naive",
+        scaleLabel="sensors",
         scale=scale,
         kind=kind,
         target=lambda: pipeline.runNaivePipeline(scale, seed=SEED),
@@ -76,6 +78,8 @@ def _correct(measure, pools, scale, kind):
     result = measure(
         pair=f"pipeline-{scale}",
         variant="correct",
+        reference="naive",
+        scaleLabel="sensors",
         scale=scale,
         kind=kind,
         target=lambda: pipeline.runCorrectPipeline(

@@ -59,6 +59,8 @@ def test_sequential_requests(measure, scale):
     measure(
         pair=f"tiered-{scale}",
         variant="sequential",
+        reference="sequential",
+        scaleLabel="concurrent requests",
         scale=scale,
         kind="tiered",
         target=lambda: tiered.runSequential(scale, seed=SEED),
@@ -70,6 +72,8 @@ def test_tiered_requests(measure, tieredPools, scale):
     result = measure(
         pair=f"tiered-{scale}",
         variant="tiered",
+        reference="sequential",
+        scaleLabel="concurrent requests",
         scale=scale,
         kind="tiered",
         target=lambda: tiered.runTiered(

@@ -98,3 +98,12 @@ def test_a_stretched_round_takes_the_factor_times_as_long_and_keeps_its_result()
     assert bench._stretched(work, 2.0)() == "done"
     # 2 x 50 ms, with slack for a noisy machine: well above 1x, nowhere near 4x.
     assert 0.095 <= time.perf_counter() - start < 0.4
+
+
+@pytest.mark.parametrize(
+    "kind", ["tiered", "pipeline", "large", "fanout", "breaker", "tiers", "cluster"]
+)
+def test_every_kind_has_rounds_and_quick_mode_never_runs_more(kind):
+    full, quick = bench.ROUNDS[kind]
+    assert full.rounds >= 1 and quick.rounds >= 1
+    assert quick.rounds <= full.rounds and quick.warmup <= full.warmup

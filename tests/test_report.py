@@ -1,4 +1,8 @@
-"""The speedup report: exact numbers from the checked-in pytest-benchmark fixture."""
+"""The speedup report: exact numbers from the checked-in pytest-benchmark fixture.
+
+The fixture predates ``extra_info['reference']``, so it also pins the legacy fallback; runs in
+the current format are made from it by ``_withReferences``.
+"""
 
 import copy
 import json
@@ -10,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from lecture31 import report
-from lecture31.report import PairResult, ReportError
+from lecture31._benchformat import LEGACY_REFERENCES
+from lecture31.report import PairResult, ReportError, VariantResult
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small.json"
 
@@ -39,7 +44,7 @@ def _scaleFast(run, pair, factor):
     changed = copy.deepcopy(run)
     for bench in changed["benchmarks"]:
         info = bench["extra_info"]
-        if info.get("pair") == pair and info["variant"] in report.VARIANT_PAIRS.values():
+        if info.get("pair") == pair and info["variant"] not in LEGACY_REFERENCES:
             bench["stats"]["median"] *= factor
     return changed
 
@@ -78,7 +83,8 @@ def test_pairs_without_a_bound_have_no_ideal_or_efficiency(results):
     fanout = _byPair(results)["fanout-15"]
     assert fanout.idealSpeedup is None
     assert fanout.efficiency is None
-    assert (fanout.slowShards, fanout.fastShards) == (4.4, 5.6)
+    shards = [v.columns["shards responded"] for v in fanout.variants]
+    assert shards == [4.4, 5.6]
 
 
 def test_breaker_overhead_is_the_extra_time_per_call(results):
@@ -337,10 +343,12 @@ class _FakeAxes:
 def _fakeMatplotlib(monkeypatch):
     """A stand-in for matplotlib (an optional extra CI does not install) that records calls."""
     drawn = {"axes": [], "saved": None, "backend": None}
-    figure = types.SimpleNamespace(
-        tight_layout=lambda: None,
-        savefig=lambda path: drawn.__setitem__("saved", path),
-    )
+
+    def savefig(path, **kwargs):
+        drawn["saved"] = path
+        Path(path).write_bytes(b"fake image")
+
+    figure = types.SimpleNamespace(tight_layout=lambda: None, savefig=savefig)
 
     def subplots(rows, cols, **kwargs):
         drawn["axes"] = [_FakeAxes() for _ in range(cols)]
@@ -361,7 +369,8 @@ def test_cli_plot_draws_measured_and_ideal_speedup_per_scaled_comparison(monkeyp
     target = tmp_path / "s.png"
     assert report.main([str(FIXTURE), "--output", "-", "--plot", str(target)]) == 0
     assert drawn["backend"] == "Agg"  # headless: CI has no display
-    assert drawn["saved"] == target
+    assert target.read_bytes() == b"fake image"  # drawn beside it, then renamed into place
+    assert sorted(tmp_path.iterdir()) == [target]
     assert [ax.title for ax in drawn["axes"]] == ["tiered", "pipeline"]
     pipeline = drawn["axes"][1]
     measured, ideal = pipeline.lines
@@ -371,6 +380,192 @@ def test_cli_plot_draws_measured_and_ideal_speedup_per_scaled_comparison(monkeyp
 
 
 def test_pair_result_is_immutable():
-    result = PairResult("tiered", "tiered-10", 10, "sequential", "tiered", 0.8, 0.1)
+    result = PairResult(
+        "tiered", "tiered-10", 10, VariantResult("sequential", 0.8), (VariantResult("tiered", 0.1),)
+    )
     with pytest.raises(AttributeError):
-        result.slowSeconds = 1.0  # type: ignore[misc]
+        result.pair = "tiered-40"  # type: ignore[misc]
+
+
+# --- the current format: a named reference, more than two variants ---------------------------
+
+
+def _withReferences(run):
+    """The fixture in the current format: every paired benchmark names its pair's reference."""
+    current = copy.deepcopy(run)
+    references = {}
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("variant") in LEGACY_REFERENCES:
+            references[info["pair"]] = info["variant"]
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if "pair" in info:
+            info["reference"] = references[info["pair"]]
+            if info["pair"].startswith("fanout"):
+                info["columns"] = {"shards responded": "meanShardsResponded"}
+    return current
+
+
+def _tierMatrix(run):
+    """``_withReferences(run)`` plus a three-variant pair per tiered scale: threads only,
+    processes only, both (``tiered``), against ``sequential``."""
+    current = _withReferences(run)
+    extra = []
+    for bench in current["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("variant") == "tiered":
+            for variant, factor, ideal in (("threads", 3.0, 4.0), ("processes", 2.0, None)):
+                twin = copy.deepcopy(bench)
+                twin["fullname"] += f"-{variant}"
+                twin["extra_info"] = dict(info, variant=variant)
+                twin["extra_info"].pop("idealSeconds", None)
+                if ideal is not None:
+                    twin["extra_info"]["idealSpeedup"] = ideal
+                twin["stats"]["median"] *= factor
+                extra.append(twin)
+    current["benchmarks"] += extra
+    return current
+
+
+def test_a_named_reference_gives_the_same_pairs_as_the_legacy_fallback(run, results):
+    assert report.pairResults(_withReferences(run)) == results
+
+
+def test_the_reference_is_whatever_the_benchmarks_name(run):
+    # Name the tiered variant as the reference: the speedup turns over.
+    current = _withReferences(run)
+    for bench in current["benchmarks"]:
+        if bench["extra_info"].get("pair") == "tiered-10":
+            bench["extra_info"]["reference"] = "tiered"
+    tiered = _byPair(report.pairResults(current))["tiered-10"]
+    assert (tiered.slowVariant, tiered.fastVariant) == ("tiered", "sequential")
+    assert tiered.speedup == pytest.approx(0.11 / 0.8)
+
+
+def test_a_pair_whose_benchmarks_name_different_references_is_an_error(run):
+    current = _withReferences(run)
+    current["benchmarks"][0]["extra_info"]["reference"] = "tiered"
+    with pytest.raises(ReportError, match="pair 'tiered-10': its benchmarks name different"):
+        report.pairResults(current)
+
+
+def test_a_pair_without_its_reference_benchmark_is_an_error_naming_both(run):
+    current = _withReferences(run)
+    del current["benchmarks"][0]  # tiered-10 sequential
+    with pytest.raises(ReportError, match="'tiered-10' has no benchmark of its reference variant"):
+        report.pairResults(current)
+
+
+def test_partial_pairing_leaves_incomplete_pairs_out(run):
+    current = _withReferences(run)
+    del current["benchmarks"][0]
+    pairs = [r.pair for r in report.pairResults(current, partial=True)]
+    assert "tiered-10" not in pairs and "tiered-40" in pairs
+
+
+def test_a_pair_with_three_variants_keeps_the_reference_first_and_the_rest_in_run_order(run):
+    tiered = _byPair(report.pairResults(_tierMatrix(run)))["tiered-10"]
+    assert [v.variant for v in tiered.variants] == ["sequential", "tiered", "threads", "processes"]
+    assert tiered.speedupOf("threads") == pytest.approx(0.8 / 0.33)
+    assert tiered.idealSpeedupOf("threads") == 4.0  # stated, not derived
+    assert tiered.idealSpeedupOf("processes") is None
+    assert tiered.efficiencyOf("threads") == pytest.approx((0.8 / 0.33) / 4.0)
+
+
+def test_pairs_with_more_than_two_variants_render_as_a_matrix(run):
+    markdown = report.renderMarkdown(report.pairResults(_tierMatrix(run)))
+    section = markdown[markdown.index("## tiered") : markdown.index("## pipeline")]
+    assert "| pair | scale | sequential median | tiered | threads | processes |" in section
+    assert (
+        "| tiered-10 | 10 | 800.0 ms | 7.27x (ideal 8.00x) | 2.42x (ideal 4.00x) | 3.64x |"
+        in section
+    )
+    # Other comparisons keep their two-variant table.
+    assert "| pipeline-48 | 48 | 1.120 s | 160.0 ms | 7.00x | 7.47x | 0.94 |" in markdown
+
+
+def test_matrices_plot_as_grouped_bars_and_not_as_lines(run):
+    results = report.pairResults(_tierMatrix(run))
+    assert set(report.plotSeries(results)) == {"pipeline"}
+    bars = report.plotBars(results)["tiered"]
+    assert bars.pairs == ["tiered-10", "tiered-40"]
+    assert bars.reference == "sequential"
+    assert list(bars.speedup) == ["tiered", "threads", "processes"]
+    assert bars.speedup["processes"] == pytest.approx([0.8 / 0.22, 3.2 / 0.8])
+    assert bars.ideal["threads"] == [4.0, 4.0]
+
+
+def test_the_check_covers_every_variant_and_names_the_one_that_fell(run):
+    baseline = report.pairResults(_tierMatrix(run))
+    slower = _tierMatrix(run)
+    for bench in slower["benchmarks"]:
+        if bench["extra_info"].get("variant") == "processes":
+            bench["stats"]["median"] *= 1.5
+    regressions = report.checkRegressions(report.pairResults(slower), baseline, 0.15)
+    assert [(r.pair, r.variant) for r in regressions] == [
+        ("tiered-10", "processes"),
+        ("tiered-40", "processes"),
+    ]
+    assert str(regressions[0]).startswith("tiered-10/processes: speedup 2.42x is 33% below")
+
+
+def test_a_variant_missing_from_the_run_is_an_error_not_a_pass(run):
+    baseline = report.pairResults(_tierMatrix(run))
+    partial = _tierMatrix(run)
+    partial["benchmarks"] = [
+        b
+        for b in partial["benchmarks"]
+        if b["fullname"] != "bench/test_x.py::test_tiered[tiered-10]-threads"
+    ]
+    with pytest.raises(ReportError, match="'tiered-10': variants in the baseline but missing"):
+        report.checkRegressions(report.pairResults(partial), baseline, 0.15)
+
+
+def test_speedup_changes_put_the_compared_runs_speedup_beside_this_one(run, results):
+    faster = report.pairResults(_scaleFast(run, "pipeline-48", 0.5))
+    changes = {c.pair: c for c in report.speedupChanges(faster, results)}
+    assert changes["pipeline-48"].speedup == pytest.approx(14.0)
+    assert changes["pipeline-48"].comparedSpeedup == pytest.approx(7.0)
+    assert changes["pipeline-48"].change == pytest.approx(1.0)
+    assert changes["tiered-10"].change == pytest.approx(0.0)
+    lines = report.renderSummary(list(changes.values())[:1], compared="0001_base.json")
+    assert lines == [
+        "speedups now, and in 0001_base.json:",
+        "tiered-10 tiered    7.27x over sequential (ideal 8.00x), was 7.27x (+0%)",
+    ]
+
+
+def test_a_pair_the_compared_run_lacks_is_said_so():
+    one = PairResult("x", "x-1", 1, VariantResult("a", 2.0), (VariantResult("b", 1.0),))
+    [change] = report.speedupChanges([one], [])
+    assert change.comparedSpeedup is None and change.change is None
+    assert report.renderSummary([change], compared="old.json")[1].endswith(
+        "2.00x over a, not in the compared run"
+    )
+
+
+def test_cli_plot_draws_a_matrix_as_bars_beside_the_scaled_lines(monkeypatch, tmp_path, run):
+    drawn = _fakeMatplotlib(monkeypatch)
+    matrix = _writeRun(tmp_path / "matrix.json", _tierMatrix(run))
+    target = tmp_path / "s.svg"
+    assert report.main([str(matrix), "--output", "-", "--plot", str(target)]) == 0
+    assert [ax.title for ax in drawn["axes"]] == ["pipeline", "tiered"]  # lines, then bars
+    assert drawn["axes"][1].lines[0][2] is None  # the ideal ticks of the first variant
+    assert target.read_bytes() == b"fake image"
+
+
+# --- the writer's half of the format ---------------------------------------------------------
+
+
+def test_extra_info_is_written_with_the_reference_and_checked():
+    from lecture31._benchformat import FormatError, extraInfo
+
+    info = extraInfo(pair="p-1", variant="b", scale=1, reference="a", calls=10)
+    assert info == {"pair": "p-1", "variant": "b", "scale": 1, "reference": "a", "calls": 10}
+    with pytest.raises(FormatError, match="reference must be a non-empty string"):
+        extraInfo(pair="p-1", variant="b", scale=1, reference="")
+    with pytest.raises(FormatError, match="scale must be an int >= 1, got True"):
+        extraInfo(pair="p-1", variant="b", scale=True, reference="a")
+    with pytest.raises(FormatError, match="columns must map column labels"):
+        extraInfo(pair="p-1", variant="b", scale=1, reference="a", columns={"x": 3})
