@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from fakes import Boom, FakeClock, trip
 
-from lecture31 import _breakerdemo
+from lecture31 import _breakeranalysis, _breakerdemo
 from lecture31 import breaker as module
 from lecture31.breaker import (
     AsyncCircuitBreaker,
@@ -483,3 +483,21 @@ async def test_main_prints_thirty_calls_and_the_summary(monkeypatch, capsys):
     assert sum(counts.values()) == 30
     assert "final state: " in out
     assert "breakdown: success" in out
+
+
+# -- the spacing analysis --------------------------------------------------------------------
+
+
+def test_with_no_fast_fails_a_seed_reaches_half_open_iff_three_failures_in_a_row_come_early():
+    # Spaced wider than reset + hang, every opening is followed at once by the probe: the
+    # replay must then agree with a plain search of the seed's fates for a run of three.
+    for seed in range(50):
+        fates = FlakyAsyncService._seededPerRequest(seed)
+        failed = [fates._draw(i) != "success" for i in range(29)]  # a trip at call 28 probes at 29
+        expected = any(all(failed[i : i + 3]) for i in range(27))
+        assert _breakeranalysis.reachesHalfOpen(seed, 10.0) is expected, seed
+
+
+def test_the_harness_spacing_shows_three_fast_fails_per_opening():
+    assert _breakeranalysis.fastFailsPerOpening(module.CALL_INTERVAL_SECONDS) == 3
+    assert _breakeranalysis.fastFailsPerOpening(0.25) == 7
