@@ -24,6 +24,7 @@ it, and only the one probe admitted in a half-open epoch may decide that epoch.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -141,7 +142,8 @@ class _BreakerCore:
             if probeTimeoutSeconds is None
             else checkSeconds(probeTimeoutSeconds, "probeTimeoutSeconds")
         )
-        self._clock = checkCallable(clock, "clock")
+        checkCallable(clock, "clock")
+        self._clock = clock
         self._epoch = 0
         self.state = _CLOSED
         self.closedTicket: int | None = 0
@@ -150,7 +152,8 @@ class _BreakerCore:
         # Successes in the latest half-open period: the homework closes on the first one, so
         # this reads 1 after a recovery and 0 after a failed probe.
         self.successCountInHalfOpen = 0
-        self.reopenAt: float | None = None
+        # When an open circuit may probe again; only read while open (inf: not scheduled).
+        self.reopenAt = math.inf
         self.probeTicket: int | None = None
         self.probeStartedAt: float | None = None
 
@@ -260,12 +263,13 @@ class _BreakerCore:
             raise RuntimeError(f"illegal circuit breaker transition {old} -> {new}")
         # The sync shell reads state, closedTicket, reopenAt, probeTicket and probeStartedAt
         # without its lock, so the order of these stores matters: stop fast admissions first,
-        # publish the new state last, and never put None back into reopenAt or probeStartedAt
+        # publish the new state last, and never put None back into probeStartedAt
         # (a reader that just saw OPEN or a probe in flight must find a number there).
         self.closedTicket = None
         self.probeTicket = None
         self._epoch += 1
         if new is _OPEN:
+            assert now is not None, "opening needs the time of the failure"
             self.reopenAt = now + self.resetTimeoutSeconds
         elif new is _HALF_OPEN:
             self.successCountInHalfOpen = 0
