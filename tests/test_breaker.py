@@ -450,6 +450,7 @@ def test_an_event_loop_is_not_needed_by_the_sync_breaker(clock):
     assert breaker.call(sum, [1, 2, 3]) == 6
 
 
+@pytest.mark.slow
 def test_eight_threads_on_a_flapping_breaker_only_ever_see_a_result_their_error_or_open():
     # A smoke test: a real clock and a tiny reset timeout make the breaker flap through every
     # state while 8 threads call it, so the lock-free fast paths meet every transition.

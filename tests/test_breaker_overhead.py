@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 _TOOL = Path(__file__).resolve().parents[1] / "bench" / "breaker_overhead.py"
 
 
@@ -20,6 +22,7 @@ def _loadTool():
     return module
 
 
+@pytest.mark.slow
 def test_a_breaker_adds_microseconds_not_milliseconds_per_call():
     numbers = _loadTool().measureOurs(calls=20_000, repeat=3)
     # A fraction of a microsecond on any machine; 10-20x slack for a busy 2-core CI.

@@ -272,6 +272,7 @@ async def test_query_shard_sleeps_its_sampled_latency_then_answers_or_fails():
 # --- fanOutWithAdaptiveTimeout ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_fan_out_counts_responded_timed_out_and_failed_shards_that_add_up(loopErrors):
     script = {
         0: ("ok", 0.01),
@@ -296,6 +297,7 @@ async def test_fan_out_counts_responded_timed_out_and_failed_shards_that_add_up(
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 async def test_counts_add_up_to_num_shards_for_random_shard_mixes(seed, loopErrors):
     rng = random.Random(seed)
@@ -314,6 +316,7 @@ async def test_counts_add_up_to_num_shards_for_random_shard_mixes(seed, loopErro
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 async def test_all_timed_out_fan_out_returns_at_its_deadline_and_leaks_nothing(loopErrors):
     log: list = []
     script = {s: ("hang", 60.0) for s in range(6)}
@@ -340,6 +343,7 @@ async def test_generous_deadline_returns_as_soon_as_every_shard_is_done(loopErro
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 async def test_latency_is_measured_to_each_shards_own_completion():
     script = {0: ("ok", 0.02), 1: ("ok", 0.4)}
     tracker = trackerSuggesting(20.0)
@@ -360,6 +364,7 @@ async def test_only_shards_that_responded_update_the_tracker_by_default():
     assert after[-1] < 0.2
 
 
+@pytest.mark.slow
 async def test_opt_in_tracker_records_timed_out_shards_at_the_deadline_and_never_failures():
     script = {0: ("ok", 0.01), 1: ("fail", 0.0), 2: ("fail", 0.03), 3: ("hang", 60.0)}
     tracker = LatencyTracker(recordTimeouts=True)
