@@ -342,6 +342,7 @@ def test_a_late_success_from_before_the_trip_does_not_close_the_circuit(clock):
         ({"failureThreshold": True}, TypeError, "failureThreshold"),
         ({"resetTimeoutSeconds": -0.1}, ValueError, "resetTimeoutSeconds"),
         ({"resetTimeoutSeconds": float("nan")}, ValueError, "resetTimeoutSeconds"),
+        ({"resetTimeoutSeconds": float("inf")}, ValueError, "resetTimeoutSeconds"),
         ({"resetTimeoutSeconds": "2"}, TypeError, "resetTimeoutSeconds"),
         ({"clock": 5.0}, TypeError, "clock"),
     ],
