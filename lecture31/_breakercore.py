@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
+from ._checks import checkCallable, checkCount, checkSeconds
+
 __all__ = ("BreakerState", "CircuitOpenError")
 
 
@@ -96,24 +98,11 @@ _PROBING_UNBOUNDED_MESSAGE = _Template(
     "circuit half_open: its one probe has been in flight for {2:.3f} s; if it fails, the next "
     "probe is {3:.3f} s after it ends"
 )
-
-
-def _checkParameters(
-    failureThreshold: object, resetTimeoutSeconds: object, probeTimeoutSeconds: object
-) -> None:
-    # bool is an int subclass; True as a threshold is surely a mistake.
-    if isinstance(failureThreshold, bool) or not isinstance(failureThreshold, int):
-        raise TypeError(f"failureThreshold must be an int, got {failureThreshold!r}")
-    if failureThreshold < 1:
-        raise ValueError(f"failureThreshold must be >= 1, got {failureThreshold!r}")
-    timeouts = {"resetTimeoutSeconds": resetTimeoutSeconds}
-    if probeTimeoutSeconds is not None:
-        timeouts["probeTimeoutSeconds"] = probeTimeoutSeconds
-    for name, value in timeouts.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-        if math.isnan(value) or value < 0:
-            raise ValueError(f"{name} must be >= 0 seconds, got {value!r}")
+_PROBING_OVERRAN_MESSAGE = _Template(
+    "circuit half_open: its one probe has been in flight for {2:.3f} s, past its "
+    "probeTimeoutSeconds={4}, and has not yet ended (it held off its cancellation); it will "
+    "count as a failure, and the next probe is {3:.3f} s after it ends"
+)
 
 
 class _BreakerCore:
@@ -145,14 +134,15 @@ class _BreakerCore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _checkParameters(failureThreshold, resetTimeoutSeconds, probeTimeoutSeconds)
-        if not callable(clock):
-            raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
-        self.failureThreshold = failureThreshold
-        self.resetTimeoutSeconds = float(resetTimeoutSeconds)
+        self.failureThreshold = checkCount(failureThreshold, "failureThreshold")
+        self.resetTimeoutSeconds = checkSeconds(resetTimeoutSeconds, "resetTimeoutSeconds")
+        # None: the sync breaker, whose probe cannot be cut off (a thread cannot be cancelled).
         self.probeTimeoutSeconds = (
-            None if probeTimeoutSeconds is None else float(probeTimeoutSeconds)
+            None
+            if probeTimeoutSeconds is None
+            else checkSeconds(probeTimeoutSeconds, "probeTimeoutSeconds")
         )
+        checkCallable(clock, "clock")
         self._clock = clock
         self._epoch = 0
         self.state = _CLOSED
@@ -162,7 +152,8 @@ class _BreakerCore:
         # Successes in the latest half-open period: the homework closes on the first one, so
         # this reads 1 after a recovery and 0 after a failed probe.
         self.successCountInHalfOpen = 0
-        self.reopenAt: float | None = None
+        # When an open circuit may probe again; only read while open (inf: not scheduled).
+        self.reopenAt = math.inf
         self.probeTicket: int | None = None
         self.probeStartedAt: float | None = None
 
@@ -210,13 +201,23 @@ class _BreakerCore:
         return ticket == self.probeTicket
 
     def _probeInFlight(self, now: float) -> CircuitOpenError:
+        # probeStartedAt is set before probeTicket is published, so a probe in flight has one.
+        assert self.probeStartedAt is not None
         running = max(0.0, now - self.probeStartedAt)  # a lock-free reader may be a tick behind
-        if self.probeTimeoutSeconds is None:
+        bound = self.probeTimeoutSeconds
+        if bound is None:
             return CircuitOpenError(
                 _PROBING_UNBOUNDED_MESSAGE, None, running, self.resetTimeoutSeconds
             )
-        decidedIn = max(0.0, self.probeTimeoutSeconds - running)
-        return CircuitOpenError(_PROBING_MESSAGE, decidedIn, running, self.resetTimeoutSeconds)
+        if running >= bound:
+            # Past its bound yet still running: the probe caught its cancellation and carried
+            # on. Nobody knows when it will end, so no "decided within 0.000 s".
+            return CircuitOpenError(
+                _PROBING_OVERRAN_MESSAGE, None, running, self.resetTimeoutSeconds, bound
+            )
+        return CircuitOpenError(
+            _PROBING_MESSAGE, bound - running, running, self.resetTimeoutSeconds
+        )
 
     # -- being told -------------------------------------------------------------------------
 
@@ -262,12 +263,13 @@ class _BreakerCore:
             raise RuntimeError(f"illegal circuit breaker transition {old} -> {new}")
         # The sync shell reads state, closedTicket, reopenAt, probeTicket and probeStartedAt
         # without its lock, so the order of these stores matters: stop fast admissions first,
-        # publish the new state last, and never put None back into reopenAt or probeStartedAt
+        # publish the new state last, and never put None back into probeStartedAt
         # (a reader that just saw OPEN or a probe in flight must find a number there).
         self.closedTicket = None
         self.probeTicket = None
         self._epoch += 1
         if new is _OPEN:
+            assert now is not None, "opening needs the time of the failure"
             self.reopenAt = now + self.resetTimeoutSeconds
         elif new is _HALF_OPEN:
             self.successCountInHalfOpen = 0

@@ -8,8 +8,17 @@ its own generator, derived from the run's seed and its own labels.
 from __future__ import annotations
 
 import random
+from typing import overload
 
 __all__ = ("derivedRng",)
+
+
+@overload
+def derivedRng(seed: int, *labels: object) -> random.Random: ...
+@overload
+def derivedRng(seed: None, *labels: object) -> None: ...
+@overload
+def derivedRng(seed: int | None, *labels: object) -> random.Random | None: ...
 
 
 def derivedRng(seed: int | None, *labels: object) -> random.Random | None:

@@ -22,11 +22,12 @@ import inspect
 import random
 import threading
 import time
-from collections import Counter
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from ._breakercore import BreakerState, CircuitOpenError, _BreakerCore
+from ._checks import checkCallable, checkCount, checkSeconds, checkSeed
 from ._seeding import derivedRng
 
 # `main` is deliberately left out: every exercise module has one (the CLI calls
@@ -111,7 +112,7 @@ class CircuitBreaker(_BreakerView):
     ``CircuitOpenError`` at once.
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ("_lock", "_vetted")
 
     def __init__(
         self,
@@ -122,10 +123,19 @@ class CircuitBreaker(_BreakerView):
     ) -> None:
         self._core = _BreakerCore(failureThreshold, resetTimeoutSeconds, None, clock=clock)
         self._lock = threading.Lock()
+        self._vetted: object = None  # the last fn found synchronous
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` through the breaker: its result, its exception, or
-        ``CircuitOpenError`` without calling it."""
+        ``CircuitOpenError`` without calling it.
+
+        ``fn`` must be synchronous: a coroutine function is a ``TypeError`` before anything
+        happens, and a result that is awaitable is a ``TypeError`` too (closed, so it never
+        warns "never awaited"); neither counts as a success or a failure.
+        """
+        if fn is not self._vetted:  # one identity test while the same fn is called again
+            _vetSync(fn)
+            self._vetted = fn
         core = self._core
         # Fast path without the lock: one attribute read, atomic, says "closed in epoch N". A
         # racing trip makes N stale, and the core then ignores this call's result.
@@ -135,25 +145,66 @@ class CircuitBreaker(_BreakerView):
             if (rejection := core.peek()) is not None:
                 raise rejection
             with self._lock:
-                ticket = core.admit()
-            if type(ticket) is CircuitOpenError:
-                raise ticket
+                admitted = core.admit()
+            if isinstance(admitted, CircuitOpenError):
+                raise admitted
+            ticket = admitted
         try:
             result = fn(*args, **kwargs)
-        except BaseException as exc:
-            if isinstance(exc, TypeError) and not callable(fn):
-                with self._lock:
-                    core.release(ticket)
-                raise TypeError(f"fn must be callable, got {fn!r}") from exc
+        except BaseException:
             # BaseException too: a KeyboardInterrupt in a probe must still settle the probe.
             with self._lock:
                 core.recordFailure(ticket)
             raise
+        if type(result) not in _PLAIN_RESULT_TYPES and _isAwaitableResult(result):
+            with self._lock:
+                core.release(ticket)
+            raise _awaitableResultError(fn, result)
         # Nothing to record for a success while closed with no failures counted.
         if ticket != core.closedTicket or core.failureCount:
             with self._lock:
                 core.recordSuccess(ticket)
         return result
+
+
+# Result types already seen not to be awaitable, so a sync call pays one set lookup for the
+# check. Generators are never cached: whether one is awaitable depends on its code's flags.
+_PLAIN_RESULT_TYPES: set[type] = {type(None), bool, int, float, str, bytes, dict, list, tuple}
+_PLAIN_RESULT_TYPES_MAX = 256  # enough for any real program's result types, still bounded
+
+
+def _vetSync(fn: object) -> None:
+    """TypeError unless ``fn`` is a callable the sync breaker can run to completion."""
+    checkCallable(fn, "fn")
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(
+            f"fn {_nameOf(fn)} is an async function: CircuitBreaker never awaits; "
+            "use AsyncCircuitBreaker"
+        )
+
+
+def _isAwaitableResult(result: object) -> bool:
+    if inspect.isawaitable(result):
+        return True
+    kind = type(result)
+    if kind is not types.GeneratorType and len(_PLAIN_RESULT_TYPES) < _PLAIN_RESULT_TYPES_MAX:
+        _PLAIN_RESULT_TYPES.add(kind)
+    return False
+
+
+def _awaitableResultError(fn: object, result: object) -> TypeError:
+    """The caller's mistake, after closing what ``fn`` returned so it cannot warn later."""
+    close = getattr(result, "close", None)
+    if isinstance(result, types.CoroutineType | types.GeneratorType) and close is not None:
+        close()
+    return TypeError(
+        f"fn {_nameOf(fn)} returned an awaitable {type(result).__name__}: CircuitBreaker "
+        "never awaits; use AsyncCircuitBreaker"
+    )
+
+
+def _nameOf(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
 
 
 class AsyncCircuitBreaker(_BreakerView):
@@ -175,15 +226,16 @@ class AsyncCircuitBreaker(_BreakerView):
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if probeTimeoutSeconds is None:
-            raise TypeError("probeTimeoutSeconds must be a number of seconds, got None")
+        checkSeconds(probeTimeoutSeconds, "probeTimeoutSeconds")  # None means unbounded: not here
         self._core = _BreakerCore(
             failureThreshold, resetTimeoutSeconds, probeTimeoutSeconds, clock=clock
         )
 
     @property
     def probeTimeoutSeconds(self) -> float:
-        return self._core.probeTimeoutSeconds
+        bound = self._core.probeTimeoutSeconds
+        assert bound is not None  # only the sync breaker's core has no bound
+        return bound
 
     async def call(
         self, coroutineFn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
@@ -192,9 +244,10 @@ class AsyncCircuitBreaker(_BreakerView):
         core = self._core
         ticket = core.closedTicket
         if ticket is None:
-            ticket = core.admit()
-            if type(ticket) is CircuitOpenError:
-                raise ticket
+            admitted = core.admit()
+            if isinstance(admitted, CircuitOpenError):
+                raise admitted
+            ticket = admitted
             if core.isProbe(ticket):
                 return await self._probe(ticket, coroutineFn, args, kwargs)
         returned = _UNSET
@@ -265,9 +318,9 @@ ERROR_PROBABILITY = 0.3
 # timeout, so a stall on a busy machine does not turn a fast-fail into a probe, and 2.20 s is
 # past it (delays only push calls later). Spacing barely changes *whether* a run trips: with
 # 40% failures, 3 in a row happen somewhere in 30 calls in about 2 runs out of 3 whatever the
-# spacing (seeds 0-399, simulated: 71% reach half_open with 1 fast-fail per opening, 69% with
-# 2, 67.5% with this spacing's 3, 61.5% with 7; e.g. --seed 1, 2 and 3 do). Longer spacing
-# would make `main` slower (30 x 0.55 s ~ 17 s plus the 1 s hangs) without showing more.
+# spacing (by spacing, over seeds 0-399: `python -m lecture31._breakeranalysis`; --seed 1, 2
+# and 3 do). Longer spacing would make `main` slower (30 x 0.55 s plus the 1 s hangs) without
+# showing more.
 CALL_INTERVAL_SECONDS = 0.55
 OUTER_TIMEOUT_SECONDS = 1.0  # the homework's asyncio.wait_for(..., timeout=1.0)
 
@@ -303,10 +356,11 @@ class FlakyAsyncService:
 
     def _draw(self, requestId: Any) -> str:
         if self._seed is not None:
-            rng = derivedRng(self._seed, "breaker", "fetch", requestId)
+            draw = derivedRng(self._seed, "breaker", "fetch", requestId).random()
+        elif self._rng is None:
+            draw = random.random()
         else:
-            rng = random if self._rng is None else self._rng
-        draw = rng.random()
+            draw = self._rng.random()
         if draw < SUCCESS_PROBABILITY:
             return "success"
         if draw < SUCCESS_PROBABILITY + ERROR_PROBABILITY:
@@ -325,6 +379,30 @@ class FlakyAsyncService:
         raise TimeoutError(f"fetch({requestId!r}) hung for {self.hangSeconds} s")
 
 
+async def _waitFor(awaitable: Awaitable[T], seconds: float) -> T:
+    """``asyncio.wait_for(awaitable, seconds)``, except that cancelling the caller always works.
+
+    On Python 3.11, if the caller is cancelled in the same loop iteration in which the inner
+    call finishes, ``wait_for`` returns (or raises) the inner outcome and the cancellation is
+    lost (CPython gh-86296; 3.12 rebuilt ``wait_for`` on ``asyncio.timeout`` and fixed it).
+    A lost cancellation is still counted in ``Task.cancelling()``, so it is raised here.
+    """
+    task = asyncio.current_task()
+    assert task is not None, "_waitFor runs inside a task"
+    requested = task.cancelling()
+    try:
+        result = await asyncio.wait_for(awaitable, seconds)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        if task.cancelling() > requested:
+            raise asyncio.CancelledError() from exc
+        raise
+    if task.cancelling() > requested:
+        raise asyncio.CancelledError()
+    return result
+
+
 async def runHarness(
     numCalls: int = 30,
     *,
@@ -341,18 +419,18 @@ async def runHarness(
     ``open -> half_open -> ...`` during it), ``failureCount``, ``elapsedSeconds`` and
     ``detail`` (the error's message; "" for a success).
     """
-    if isinstance(numCalls, bool) or not isinstance(numCalls, int) or numCalls < 0:
-        raise ValueError(f"numCalls must be an int >= 0, got {numCalls!r}")
-    for name, value in (
-        ("outerTimeout", outerTimeout),
-        ("callIntervalSeconds", callIntervalSeconds),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    checkCount(numCalls, "numCalls", minimum=0)
+    checkSeed(seed)
+    checkSeconds(outerTimeout, "outerTimeout")
+    checkSeconds(callIntervalSeconds, "callIntervalSeconds")
     if breaker is None:
         breaker = AsyncCircuitBreaker()
+    elif not isinstance(breaker, AsyncCircuitBreaker):
+        raise TypeError(f"breaker must be an AsyncCircuitBreaker or None, got {breaker!r}")
     if service is None:
         service = FlakyAsyncService() if seed is None else FlakyAsyncService._seededPerRequest(seed)
+    elif not callable(getattr(service, "fetch", None)):
+        raise TypeError(f"service must have an async fetch(requestId) method, got {service!r}")
     records = []
     for i in range(numCalls):
         if i:
@@ -361,7 +439,7 @@ async def runHarness(
         detail = ""
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(breaker.call(service.fetch, i), timeout=outerTimeout)
+            await _waitFor(breaker.call(service.fetch, i), outerTimeout)
         except CircuitOpenError as exc:
             outcome, detail = "circuit_open", str(exc)
         except TimeoutError as exc:  # the outer wait_for, the probe bound, or the service's own
@@ -387,54 +465,8 @@ async def runHarness(
     return records
 
 
-def _statePath(records: list[dict]) -> list[str]:
-    """The states a run went through, in order, with half_open shown for each probe."""
-    path = [str(records[0]["stateBefore"])] if records else []
-    for record in records:
-        steps = ["half_open", str(record["state"])] if record["probe"] else [str(record["state"])]
-        for step in steps:
-            if step != path[-1]:
-                path.append(step)
-    return path
-
-
-def _renderHarness(records: list[dict], *, outerTimeout: float, finalState: str) -> str:
-    """The report ``main`` prints: one line per call, the breakdown, and fast-fail evidence."""
-    lines = [f"{'call':>4}  {'outcome':<13} {'ms':>9}  {'state after':<11}  detail"]
-    for record in records:
-        probe = "[probe] " if record["probe"] else ""
-        lines.append(
-            f"{record['call']:>4}  {record['outcome']:<13} "
-            f"{record['elapsedSeconds'] * 1000:>9.3f}  {record['state']:<11}  "
-            f"{probe}{record.get('detail', '')}".rstrip()
-        )
-    counts = Counter(record["outcome"] for record in records)
-    lines.append("")
-    lines.append(
-        "breakdown: " + ", ".join(f"{outcome} {counts.get(outcome, 0)}" for outcome in OUTCOMES)
-    )
-    lines.append("states:    " + " -> ".join(_statePath(records)))
-    lines.append(f"final state: {finalState}")
-    fastFails = [r["elapsedSeconds"] for r in records if r["outcome"] == "circuit_open"]
-    if fastFails:
-        lines.append(
-            f"fast-fail: slowest of {len(fastFails)} circuit-open calls took "
-            f"{max(fastFails) * 1000:.3f} ms, against the {outerTimeout * 1000:.0f} ms outer "
-            "timeout a hung call waits out"
-        )
-    else:
-        lines.append("fast-fail: the circuit never rejected a call in this run (it never opened)")
-    return "\n".join(lines)
-
-
 async def main(seed: int | None = None) -> None:
     """Run the homework's harness: 30 calls, 1 s outer timeout; print what happened."""
-    breaker = AsyncCircuitBreaker()
-    print(
-        f"{breaker!r}: failureThreshold {breaker.failureThreshold}, resetTimeoutSeconds "
-        f"{breaker.resetTimeoutSeconds}, probeTimeoutSeconds {breaker.probeTimeoutSeconds}; "
-        f"30 calls {CALL_INTERVAL_SECONDS} s apart, each under a {OUTER_TIMEOUT_SECONDS} s "
-        f"outer timeout (seed {seed})"
-    )
-    records = await runHarness(seed=seed, breaker=breaker)
-    print(_renderHarness(records, outerTimeout=OUTER_TIMEOUT_SECONDS, finalState=breaker.state))
+    from ._breakerdemo import showHarness  # presentation lives apart from the library
+
+    await showHarness(seed)

@@ -14,40 +14,18 @@ the deadline itself is learnt from how fast shards answered before::
 A shard's latency runs from the fan-out's start to that shard's own completion; it is stamped
 inside the shard's task, so a fast shard is not charged for the slow ones the collector waited on.
 
-Why the learnt timeout sits below its target. Shard latency is 0.1 s + Exp(5): the true 90th
-percentile is 0.1 + ln(10)/5 = 0.561 s, so the homework's 2 x p90 aims at 1.121 s. Two things
-pull the tracker under that:
-
-- Right-censoring. The homework updates the tracker with the shards that responded, i.e. only
-  those faster than the deadline. The slow tail is exactly what gets cut, so the window holds a
-  truncated sample, and the shorter the current deadline the more it is truncated: a low
-  timeout pulls the next one lower.
-- A p90 from 20 samples (numpy's linear interpolation between the 18th and 19th smallest) is
-  itself biased low for a skewed distribution: about -5.6% on uncensored windows.
-
-Measured two ways, with queries 11 onward counted (once the window is warm): the feedback loop
-without sleeping (``_simulateTimeouts``, 200,000 queries of 6 shards) and real fan-outs
-(200 seeded queries of 6 shards, seeds 7 and 31, on a shared 2-core machine):
-
-    rule                         simulated mean     vs 1.121 s   real runs      90% of timeouts
-    homework (responders only)   0.999 s            -11%         -11%, -13%     -31% .. +39%
-    recordTimeouts=True          1.066 s            -4.9%        -3.6%, -7.0%   -32% .. +40%
-
-(the last column is relative to the mean: the 20-latency window makes the deadline noisy).
-So the homework's rule settles about 11% low: half of that is the small-window estimator, half
-the censoring. ``LatencyTracker(recordTimeouts=True)`` is the rule production systems use instead
-(Finagle's backup-request filter records a request cut off by the deadline *at* the deadline): a
-timed-out shard is recorded at ``min(deadline, timeoutCapSeconds)``, which removes the censoring
-share and leaves the estimator's, while the cap stops a dead shard from doubling the deadline on
-every query (the deadline never exceeds 2 x the cap). Failed shards are never latency observations
-in either mode: an error, fast or slow, says nothing about the tail.
+The learnt timeout settles below its target (2 x the true p90, ``IDEAL_TIMEOUT_SECONDS``): the
+homework learns only from shards that answered, i.e. those faster than the deadline, so the
+window is right-censored, and a p90 from 20 samples is itself biased low for a skewed
+distribution. ``LatencyTracker(recordTimeouts=True)`` removes the censoring share by recording a
+cut-off shard at the deadline (capped). ``lecture31/_fanoutanalysis.py`` explains and measures
+both: ``python -m lecture31._fanoutanalysis``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import numbers
 import random
 import time
 from collections import deque
@@ -56,6 +34,7 @@ from typing import Any
 
 import numpy
 
+from ._checks import checkCount, checkSeconds, checkSeed
 from ._seeding import derivedRng
 
 __all__ = ("LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries")
@@ -79,6 +58,11 @@ TIMEOUT_MULTIPLIER = 2.0
 # Opt-in recording of timed-out shards: one counts as this at most, so the deadline can grow
 # to 2 x 5 s when shards die but never without bound.
 TIMEOUT_RECORD_CAP_SECONDS = 5.0
+# The largest latency the tracker accepts. A shard that took an hour did not answer a query, it
+# had an outage; a bigger number is almost surely a unit mistake (ms or ns passed as seconds)
+# or garbage such as 1e308, whose 2 x p90 overflows to inf and would only blow up in the next
+# fan-out, after the window had already been changed. An hour keeps every deadline finite.
+MAX_LATENCY_SECONDS = 3600.0
 
 # What the adaptive timeout aims at for this distribution: 2 x (0.1 + ln(10)/5) = 1.121 s.
 IDEAL_TIMEOUT_SECONDS = TIMEOUT_MULTIPLIER * (BASE_LATENCY_SECONDS + math.log(10) / SPIKE_RATE)
@@ -94,22 +78,8 @@ _RESULT_KEYS = (
 
 
 def _checkLatency(latency: object, what: str) -> float:
-    """``latency`` as a float, or a ValueError / TypeError that names ``what``."""
-    if isinstance(latency, bool) or not isinstance(latency, numbers.Real):
-        raise TypeError(f"{what} must be a real number of seconds, got {latency!r}")
-    value = float(latency)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a finite number of seconds >= 0, got {latency!r}")
-    return value
-
-
-def _checkCount(value: object, name: str) -> int:
-    """A positive int argument, or a clear error naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value!r}")
-    return int(value)
+    """``latency`` as a float in [0, MAX_LATENCY_SECONDS], or an error that names ``what``."""
+    return checkSeconds(latency, what, maximum=MAX_LATENCY_SECONDS)
 
 
 class LatencyTracker:
@@ -121,9 +91,9 @@ class LatencyTracker:
         recordTimeouts: bool = False,
         timeoutCapSeconds: float = TIMEOUT_RECORD_CAP_SECONDS,
     ) -> None:
-        cap = _checkLatency(timeoutCapSeconds, "timeoutCapSeconds")
-        if cap == 0:
-            raise ValueError("timeoutCapSeconds must be > 0, got 0")
+        cap = checkSeconds(
+            timeoutCapSeconds, "timeoutCapSeconds", positive=True, maximum=MAX_LATENCY_SECONDS
+        )
         self.latencies: deque[float] = deque(maxlen=WINDOW_SIZE)
         self.recordTimeouts = bool(recordTimeouts)
         self.timeoutCapSeconds = cap
@@ -136,7 +106,7 @@ class LatencyTracker:
         )
 
     def record(self, latency: float) -> None:
-        """Add one observed latency (seconds)."""
+        """Add one observed latency (seconds, at most ``MAX_LATENCY_SECONDS``)."""
         self.latencies.append(_checkLatency(latency, "latency"))
 
     def update(self, latencies: Iterable[float]) -> None:
@@ -151,11 +121,10 @@ class LatencyTracker:
         is recorded at ``min(deadline, timeoutCapSeconds)``: its true latency was at least the
         deadline, and the cap keeps a dead shard from running the timeout away.
         """
-        value = _checkLatency(deadline, "deadline")
-        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
-            raise ValueError(f"count must be an int >= 0, got {count!r}")
+        value = checkSeconds(deadline, "deadline")
+        checkCount(count, "count", minimum=0)
         if self.recordTimeouts:
-            self.latencies.extend([min(value, self.timeoutCapSeconds)] * int(count))
+            self.latencies.extend([min(value, self.timeoutCapSeconds)] * count)
 
     def suggestedTimeout(self) -> float:
         """2.0 x the window's 90th percentile (numpy, linear); 0.5 s below 5 latencies."""
@@ -235,11 +204,13 @@ async def fanOutWithAdaptiveTimeout(
     ``rng`` seeds one independent generator per shard, drawn in shard order before any task
     starts, so the sampled latencies and failures do not depend on scheduling.
     """
-    numShards = _checkCount(numShards, "numShards")
+    numShards = checkCount(numShards, "numShards")
     if not isinstance(tracker, LatencyTracker):
         raise TypeError(f"tracker must be a LatencyTracker, got {tracker!r}")
     queryFn = queryShard if _queryFn is None else _queryFn
-    usedTimeout = tracker.suggestedTimeout()  # once: the deadline does not move mid-query
+    # Read once (the deadline does not move mid-query) and checked before any shard starts, so
+    # a subclass suggesting nonsense fails here, not after the window has been updated.
+    usedTimeout = checkSeconds(tracker.suggestedTimeout(), "tracker.suggestedTimeout()")
     shardRngs = [
         None if rng is None else derivedRng(rng.getrandbits(64), "shard", shardId)
         for shardId in range(numShards)
@@ -301,8 +272,9 @@ async def runQueries(
     Queries are named ``"query-1"``, ``"query-2"``, ... ``_onRow(row, latenciesBefore)`` is
     called after each, with how many latencies the tracker held when that query began.
     """
-    numQueries = _checkCount(numQueries, "numQueries")
-    numShards = _checkCount(numShards, "numShards")
+    numQueries = checkCount(numQueries, "numQueries")
+    numShards = checkCount(numShards, "numShards")
+    checkSeed(seed)
     tracker = LatencyTracker() if tracker is None else tracker
     if not isinstance(tracker, LatencyTracker):
         raise TypeError(f"tracker must be a LatencyTracker or None, got {tracker!r}")
@@ -322,80 +294,8 @@ async def runQueries(
     return rows
 
 
-def _simulateTimeouts(
-    numQueries: int, numShards: int = 6, *, seed: int, recordTimeouts: bool = False
-) -> list[float]:
-    """The deadlines a fresh tracker would use over ``numQueries`` fan-outs, without sleeping.
-
-    Same tracker, same shard draws; a shard responds when it does not fail and its latency is
-    under the deadline. Reproduces the module docstring's table (200,000 queries: ~25 s).
-    """
-    tracker = LatencyTracker(recordTimeouts=recordTimeouts)
-    deadlines = []
-    for index in range(1, numQueries + 1):
-        deadline = tracker.suggestedTimeout()
-        deadlines.append(deadline)
-        draws = [_drawShard(derivedRng(seed, "query", index, "shard", s)) for s in range(numShards)]
-        tracker.update([lat for lat, fails, _ in draws if lat < deadline and not fails])
-        tracker.recordTimedOut(deadline, count=sum(lat >= deadline for lat, _, _ in draws))
-    return deadlines
-
-
-_ROW_FORMAT = "{:<10} {:>9} {:>10} {:>10} {:>7} {:>8}"
-
-
-def _formatRow(row: dict, latenciesBefore: int) -> str:
-    mark = "*" if latenciesBefore < MIN_OBSERVATIONS else " "
-    return _ROW_FORMAT.format(
-        row["query"],
-        f"{row['usedTimeout']:.3f} s{mark}",
-        row["shardsResponded"],
-        row["shardsTimedOut"],
-        row["shardsFailed"],
-        row["totalRecords"],
-    )
-
-
-def _formatSummary(rows: Sequence[dict], tracker: LatencyTracker) -> str:
-    responded = [row["shardsResponded"] for row in rows]
-    timeouts = [row["usedTimeout"] for row in rows]
-    final = tracker.suggestedTimeout()
-    return "\n".join(
-        [
-            f"* default {DEFAULT_TIMEOUT_SECONDS} s: the tracker held fewer than"
-            f" {MIN_OBSERVATIONS} latencies",
-            "",
-            "timeout by query: " + " ".join(f"{t:.2f}" for t in timeouts),
-            f"summary over {len(rows)} queries:",
-            f"  shards responded   min {min(responded)}  max {max(responded)}"
-            f"  mean {sum(responded) / len(rows):.2f}",
-            f"  total records      {sum(row['totalRecords'] for row in rows)}",
-            f"  final suggested timeout  {final:.3f} s"
-            f" ({final / IDEAL_TIMEOUT_SECONDS - 1:+.0%} against the ideal"
-            f" {IDEAL_TIMEOUT_SECONDS:.3f} s)",
-        ]
-    )
-
-
 async def main(seed: int | None = None) -> None:
     """Requirements 4 and 5: 15 fan-outs to 6 shards, each printed, then the summary."""
-    numQueries, numShards = 15, 6
-    tracker = LatencyTracker()
-    print(
-        f"{numQueries} fan-out queries to {numShards} shards"
-        + ("" if seed is None else f" (seed {seed})")
-    )
-    print(
-        f"shard latency 0.1 s + Exp(5): true p90 {IDEAL_TIMEOUT_SECONDS / 2:.3f} s,"
-        f" so the ideal timeout 2 x p90 = {IDEAL_TIMEOUT_SECONDS:.3f} s"
-    )
-    print()
-    print(_ROW_FORMAT.format("query", "timeout", "responded", "timed out", "failed", "records"))
-    rows = await runQueries(
-        numQueries,
-        numShards,
-        seed=seed,
-        tracker=tracker,
-        _onRow=lambda row, before: print(_formatRow(row, before), flush=True),
-    )
-    print(_formatSummary(rows, tracker))
+    from ._fanoutdemo import showQueries  # presentation lives apart from the library
+
+    await showQueries(seed)

@@ -1,6 +1,15 @@
-"""Test doubles shared by the breaker tests: a clock that moves only when told, a service error."""
+"""Test doubles shared by the tests: a clock that moves only when told, a service error, and
+the one helper that trips a breaker."""
 
 from __future__ import annotations
+
+from typing import TypeVar
+
+from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker
+
+Breaker = TypeVar("Breaker", CircuitBreaker, AsyncCircuitBreaker)
+
+# -- breakers and clocks --------------------------------------------------------------------------
 
 
 class FakeClock:
@@ -18,3 +27,32 @@ class FakeClock:
 
 class Boom(Exception):
     """The service's own failure in these tests."""
+
+
+def _fail() -> None:
+    raise Boom("down")
+
+
+async def _failAsync() -> None:
+    raise Boom("down")
+
+
+def trip(breaker: Breaker, times: int | None = None, *, clock: FakeClock | None = None) -> Breaker:
+    """Fail ``times`` calls through ``breaker`` (default: its threshold, which opens it).
+
+    With ``clock``, then advance it by the reset timeout, so the next call is the probe. Works
+    for either breaker without an event loop: a failing async call never suspends, so one
+    ``send`` runs it to its ``Boom``.
+    """
+    for _ in range(breaker.failureThreshold if times is None else times):
+        try:
+            if isinstance(breaker, AsyncCircuitBreaker):
+                breaker.call(_failAsync).send(None)
+            else:
+                breaker.call(_fail)
+        except Boom:
+            continue
+        raise AssertionError(f"{breaker!r} did not pass the failure through")
+    if clock is not None:
+        clock.advance(breaker.resetTimeoutSeconds)
+    return breaker

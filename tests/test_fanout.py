@@ -17,7 +17,7 @@ import time
 import numpy
 import pytest
 
-from lecture31 import fanout
+from lecture31 import _fanoutanalysis, fanout
 from lecture31._seeding import derivedRng
 from lecture31.fanout import (
     LatencyTracker,
@@ -138,13 +138,59 @@ def test_tracker_update_names_the_bad_latency_and_adds_none_of_the_batch():
     assert len(tracker.latencies) == 0
 
 
+@pytest.mark.parametrize("bad", [1e308, fanout.MAX_LATENCY_SECONDS + 1])
+def test_tracker_rejects_absurd_latencies_before_changing_anything(bad):
+    tracker = trackerSuggesting(0.4)
+    before = list(tracker.latencies)
+    with pytest.raises(ValueError, match=r"latencies\[1\] must be <= 3600\.0 seconds"):
+        tracker.update([0.2, bad])
+    with pytest.raises(ValueError, match=r"latency must be <= 3600\.0 seconds"):
+        tracker.record(bad)
+    assert list(tracker.latencies) == before
+    assert tracker.suggestedTimeout() == pytest.approx(0.4)
+
+
+def test_the_largest_accepted_latency_still_gives_a_finite_deadline():
+    tracker = LatencyTracker()
+    tracker.update([fanout.MAX_LATENCY_SECONDS] * 20)
+    assert tracker.suggestedTimeout() == 2 * fanout.MAX_LATENCY_SECONDS
+
+
+async def test_fan_out_checks_the_deadline_before_starting_any_shard():
+    class Broken(LatencyTracker):
+        def suggestedTimeout(self):
+            return math.inf
+
+    started = []
+
+    async def shard(shardId, query, *, rng=None):
+        started.append(shardId)
+        return {"records": []}
+
+    with pytest.raises(ValueError, match=r"tracker.suggestedTimeout\(\) must be a finite"):
+        await fanOutWithAdaptiveTimeout("q", 3, Broken(), _queryFn=shard)
+    assert started == []
+
+
+@pytest.mark.parametrize("seed", [1.5, "7", True])
+async def test_run_queries_rejects_a_seed_that_is_not_an_int(seed):
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        await runQueries(1, 1, seed=seed)
+
+
+@pytest.mark.parametrize(("count", "error"), [(-1, ValueError), (1.5, TypeError)])
+def test_recording_timed_out_shards_checks_the_count(count, error):
+    with pytest.raises(error, match="count must be"):
+        LatencyTracker(recordTimeouts=True).recordTimedOut(0.5, count=count)
+
+
 @pytest.mark.parametrize("bad", ["0.3", None, True])
 def test_tracker_rejects_latencies_that_are_not_numbers(bad):
     with pytest.raises(TypeError, match="latency"):
         LatencyTracker().record(bad)
 
 
-@pytest.mark.parametrize("cap", [0, -1.0, math.nan])
+@pytest.mark.parametrize("cap", [0, -1.0, math.nan, 1e308])
 def test_tracker_rejects_a_cap_that_is_not_positive(cap):
     with pytest.raises(ValueError, match="timeoutCapSeconds"):
         LatencyTracker(recordTimeouts=True, timeoutCapSeconds=cap)
@@ -194,10 +240,10 @@ def test_unseeded_shard_draws_use_the_module_level_random_functions():
     assert fanout._drawShard(None) == first
 
 
+@pytest.mark.slow
 async def test_query_shard_sleeps_its_sampled_latency_then_answers_or_fails():
     numShards = 30
     twins = [fanout._drawShard(derivedRng(5, "shard", s)) for s in range(numShards)]
-    shortest = min(latency for latency, _, _ in twins)
 
     async def timed(shardId):
         start = time.perf_counter()
@@ -221,12 +267,12 @@ async def test_query_shard_sleeps_its_sampled_latency_then_answers_or_fails():
                 "shardId": shardId,
                 "records": [f"r_{shardId}_{i}" for i in range(count)],
             }
-    assert shortest >= 0.1
 
 
 # --- fanOutWithAdaptiveTimeout ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_fan_out_counts_responded_timed_out_and_failed_shards_that_add_up(loopErrors):
     script = {
         0: ("ok", 0.01),
@@ -248,10 +294,10 @@ async def test_fan_out_counts_responded_timed_out_and_failed_shards_that_add_up(
     assert result["shardsTimedOut"] == 2
     assert result["totalRecords"] == 6
     assert result["usedTimeout"] == pytest.approx(0.3)
-    assert result["shardsResponded"] + result["shardsTimedOut"] + result["shardsFailed"] == 7
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 async def test_counts_add_up_to_num_shards_for_random_shard_mixes(seed, loopErrors):
     rng = random.Random(seed)
@@ -267,12 +313,10 @@ async def test_counts_add_up_to_num_shards_for_random_shard_mixes(seed, loopErro
     assert result["shardsResponded"] == outcomes.count("ok")
     assert result["shardsFailed"] == outcomes.count("fail")
     assert result["shardsTimedOut"] == outcomes.count("hang")
-    assert (
-        result["shardsResponded"] + result["shardsTimedOut"] + result["shardsFailed"] == numShards
-    )
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 async def test_all_timed_out_fan_out_returns_at_its_deadline_and_leaks_nothing(loopErrors):
     log: list = []
     script = {s: ("hang", 60.0) for s in range(6)}
@@ -280,7 +324,7 @@ async def test_all_timed_out_fan_out_returns_at_its_deadline_and_leaks_nothing(l
     start = time.perf_counter()
     result = await fanOutWithAdaptiveTimeout("q", 6, tracker, _queryFn=scriptedShards(script, log))
     elapsed = time.perf_counter() - start
-    assert 0.2 - 0.01 <= elapsed < 0.2 + 1.0
+    assert elapsed >= 0.2 - 0.01  # it waited out the deadline
     assert result["shardsTimedOut"] == 6
     assert result["shardsResponded"] == result["shardsFailed"] == result["totalRecords"] == 0
     # Every straggler saw its cancellation before the call returned: awaited, not orphaned.
@@ -291,15 +335,15 @@ async def test_all_timed_out_fan_out_returns_at_its_deadline_and_leaks_nothing(l
 async def test_generous_deadline_returns_as_soon_as_every_shard_is_done(loopErrors):
     script = {s: ("ok" if s % 3 else "fail", 0.01 * (s + 1)) for s in range(6)}
     tracker = trackerSuggesting(20.0)
-    start = time.perf_counter()
-    result = await fanOutWithAdaptiveTimeout("q", 6, tracker, _queryFn=scriptedShards(script))
-    elapsed = time.perf_counter() - start
+    # The slowest shard takes 0.06 s: waiting for the 20 s deadline would hit this 10 s bound.
+    async with asyncio.timeout(10):
+        result = await fanOutWithAdaptiveTimeout("q", 6, tracker, _queryFn=scriptedShards(script))
     assert result["usedTimeout"] == pytest.approx(20.0)
-    assert elapsed < 2.0  # the slowest shard takes 0.06 s; the deadline is 20 s away
     assert result["shardsTimedOut"] == 0
     assertNothingLeaked(loopErrors)
 
 
+@pytest.mark.slow
 async def test_latency_is_measured_to_each_shards_own_completion():
     script = {0: ("ok", 0.02), 1: ("ok", 0.4)}
     tracker = trackerSuggesting(20.0)
@@ -320,6 +364,7 @@ async def test_only_shards_that_responded_update_the_tracker_by_default():
     assert after[-1] < 0.2
 
 
+@pytest.mark.slow
 async def test_opt_in_tracker_records_timed_out_shards_at_the_deadline_and_never_failures():
     script = {0: ("ok", 0.01), 1: ("fail", 0.0), 2: ("fail", 0.03), 3: ("hang", 60.0)}
     tracker = LatencyTracker(recordTimeouts=True)
@@ -369,7 +414,7 @@ async def test_a_shard_that_returns_garbage_counts_as_failed(loopErrors):
 
 @pytest.mark.parametrize("numShards", [0, -1])
 async def test_fan_out_rejects_fewer_than_one_shard(numShards):
-    with pytest.raises(ValueError, match="numShards must be at least 1"):
+    with pytest.raises(ValueError, match="numShards must be >= 1"):
         await fanOutWithAdaptiveTimeout("q", numShards, LatencyTracker())
 
 
@@ -389,9 +434,9 @@ async def test_fan_out_rejects_a_tracker_that_is_not_a_latency_tracker():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"numQueries": 0}, "numQueries must be at least 1"),
-        ({"numQueries": -3}, "numQueries must be at least 1"),
-        ({"numShards": 0}, "numShards must be at least 1"),
+        ({"numQueries": 0}, "numQueries must be >= 1"),
+        ({"numQueries": -3}, "numQueries must be >= 1"),
+        ({"numShards": 0}, "numShards must be >= 1"),
     ],
 )
 async def test_run_queries_rejects_counts_below_one_before_querying(kwargs, message):
@@ -502,15 +547,15 @@ async def test_leak_check_itself_catches_a_task_exception_never_retrieved(loopEr
 def test_homework_rule_settles_below_two_p90_and_recording_timeouts_closes_most_of_the_gap():
     ideal = fanout.IDEAL_TIMEOUT_SECONDS
     assert ideal == pytest.approx(2 * (0.1 + math.log(10) / 5))
-    censored = numpy.mean(fanout._simulateTimeouts(3000, seed=4)[10:])
-    recorded = numpy.mean(fanout._simulateTimeouts(3000, seed=4, recordTimeouts=True)[10:])
-    # The module docstring's numbers, from 200,000 queries: -11% and -4.9%.
+    censored = numpy.mean(_fanoutanalysis.simulateTimeouts(3000, seed=4)[10:])
+    recorded = numpy.mean(_fanoutanalysis.simulateTimeouts(3000, seed=4, recordTimeouts=True)[10:])
+    # python -m lecture31._fanoutanalysis gives the long-run figures these bracket.
     assert -0.16 < censored / ideal - 1 < -0.06
     assert -0.09 < recorded / ideal - 1 < -0.01
     assert recorded > censored
 
 
 def test_simulation_starts_at_the_default_and_adapts_after_the_first_query():
-    deadlines = fanout._simulateTimeouts(5, seed=9)
+    deadlines = _fanoutanalysis.simulateTimeouts(5, seed=9)
     assert deadlines[0] == 0.5
     assert deadlines[-1] != 0.5
