@@ -250,3 +250,79 @@ def test_required_tolerance_is_where_the_decision_flips():
     assert not gateDecision(interval, 6.0, needed).failed
     assert gateDecision(interval, 6.0, needed - 1e-9).failed
     assert requiredTolerance(Interval(7.0, 6.5, 7.5), 6.0) == 0.0
+
+
+# --- bench/calibrate-gate's analysis (the runs themselves are the lead's to make) ------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(tmp: Path, name: str, rounds: dict, *, fastFactor: float = 1.0, model: int = 1) -> Path:
+    """A minimal pytest-benchmark JSON holding pipeline-48 and tiered-10 from the fixture."""
+    benchmarks = []
+    for pair, key, (slow, fast) in [
+        ("pipeline-48", "pipeline-48 baseline-host", ("naive", "correct")),
+        ("tiered-10", "tiered-10 baseline-host", ("sequential", "tiered")),
+    ]:
+        for variant, data in [
+            (slow, rounds[key]["slowRounds"]),
+            (fast, [f * fastFactor for f in rounds[key]["fastRounds"]]),
+        ]:
+            info = {"pair": pair, "variant": variant, "scale": int(pair.split("-")[1])}
+            benchmarks.append({"extra_info": info, "stats": {"data": data}})
+    machine = {"cpu": {"vendor_id_raw": "AuthenticAMD", "family": 25, "model": model}}
+    path = tmp / name
+    path.write_text(json.dumps({"machine_info": machine, "benchmarks": benchmarks}))
+    return path
+
+
+def _neededAfterSlowing(key: str, factor: float) -> float:
+    """requiredTolerance of a pair whose fast rounds were stretched by ``factor``."""
+    slow, fast = FIXTURE["runs"][key]["slowRounds"], FIXTURE["runs"][key]["fastRounds"]
+    base = speedupInterval(slow, fast, stat="min").point
+    slowed = speedupInterval(slow, [f * factor for f in fast], stat="min")
+    return requiredTolerance(slowed, base)
+
+
+@pytest.mark.slow
+def test_calibration_finds_the_window_between_reruns_and_slowdowns(tmp_path):
+    import subprocess
+    import sys
+
+    rounds = FIXTURE["runs"]
+    baseline = _run(tmp_path, "baseline.json", rounds)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _run(runs, "unchanged-00.json", rounds)
+    _run(runs, "unchanged-01.json", rounds, fastFactor=1.05)
+    _run(runs, "injected-00.json", rounds, fastFactor=1.15)
+    command = [sys.executable, str(ROOT / "bench" / "calibrate-gate"), "--analyze", str(runs)]
+    command += ["--baseline", str(baseline), "--stat", "min"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    # The tolerance must exceed what the 5%-slower rerun needs and stay below what the 15%
+    # slowdown needs (1 - 1/1.15 = 13.0%, less its interval), over both pairs.
+    pairs = ("pipeline-48 baseline-host", "tiered-10 baseline-host")
+    low = max(_neededAfterSlowing(key, 1.05) for key in pairs)
+    high = min(_neededAfterSlowing(key, 1.15) for key in pairs)
+    assert 0 < low < high < 0.13
+    assert f"window by min: tolerance > {low:.1%} (no false alarm" in done.stdout
+    assert f"and < {high:.1%} (every slowed pair caught)" in done.stdout
+    assert f"recommended: {round((low + high) / 2, 3):.3f}" in done.stdout
+    assert "- injected: every slowed pair caught in 1 of 1 runs" in done.stdout
+    assert "- unchanged: 0 of 2 runs fail" in done.stdout
+    assert "WARNING" not in done.stdout
+
+
+@pytest.mark.slow
+def test_calibration_warns_when_the_baseline_is_from_another_cpu(tmp_path):
+    import subprocess
+    import sys
+
+    baseline = _run(tmp_path, "baseline.json", FIXTURE["runs"], model=17)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _run(runs, "unchanged-00.json", FIXTURE["runs"], model=1)
+    command = [sys.executable, str(ROOT / "bench" / "calibrate-gate"), "--analyze", str(runs)]
+    command += ["--baseline", str(baseline)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert "WARNING: the runs were made on AuthenticAMD family 25 model 1" in done.stdout
