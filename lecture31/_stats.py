@@ -12,6 +12,11 @@ burst only ever adds time). The percentile bootstrap needs no shape assumption a
 same statistic the table prints (median, or min for the gate). BCa would correct bias better
 but estimates its acceleration from a jackknife, which is itself unstable at n = 5.
 
+By min the bootstrap is known to under-cover (an extreme order statistic: most resamples keep
+the sample's own minimum), so read that interval as "how much the speedup leans on the luckiest
+round", not as 95% coverage. The gate does not rely on coverage either way: its tolerance is
+calibrated from reruns of unchanged code (bench/calibrate-gate).
+
 Why the draws come from ``random.Random(seed).random()``: Python guarantees that sequence for a
 given int seed across versions, so the checked-in fixture's exact intervals hold on 3.11-3.13
 whatever numpy is installed; numpy only does the vector arithmetic.
