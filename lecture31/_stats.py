@@ -17,15 +17,14 @@ the sample's own minimum), so read that interval as "how much the speedup leans 
 round", not as 95% coverage. The gate does not rely on coverage either way: its tolerance is
 calibrated from reruns of unchanged code (bench/calibrate-gate).
 
-Why the draws come from ``random.Random(seed).random()``: Python guarantees that sequence for a
-given int seed across versions, so the checked-in fixture's exact intervals hold on 3.11-3.13
-whatever numpy is installed; numpy only does the vector arithmetic.
+Why the draws come from ``numpy.random.RandomState(seed)``: NumPy froze that legacy generator's
+stream (NEP 19), so the checked-in fixture's exact intervals hold on every numpy and Python the
+project supports; the newer ``Generator`` streams may change between numpy releases.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -142,10 +141,9 @@ def _checkConfidence(confidence: object) -> float:
     return float(confidence)
 
 
-def _resampleIndices(draw, resamples: int, size: int) -> np.ndarray:
-    """``resamples`` x ``size`` indices in [0, size), each ``int(random() * size)``."""
-    uniforms = np.fromiter((draw() for _ in range(resamples * size)), float, resamples * size)
-    return (uniforms * size).astype(np.intp).reshape(resamples, size)
+def _resampleIndices(generator: np.random.RandomState, resamples: int, size: int) -> np.ndarray:
+    """``resamples`` x ``size`` indices drawn uniformly from [0, size), with replacement."""
+    return generator.randint(0, size, size=(resamples, size))
 
 
 def speedupInterval(
@@ -173,6 +171,8 @@ def speedupInterval(
     confidence = _checkConfidence(confidence)
     resamples = checkCount(resamples, "resamples", minimum=100)
     seed = checkSeed(seed)
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32) or None, got {seed!r}")
     if not isinstance(paired, bool):
         raise TypeError(f"paired must be a bool, got {paired!r}")
     if paired and len(slow) != len(fast):
@@ -182,9 +182,9 @@ def speedupInterval(
         )
 
     point = float(reduce(slow) / reduce(fast))
-    draw = random.Random(seed).random
-    slowIndex = _resampleIndices(draw, resamples, len(slow))
-    fastIndex = slowIndex if paired else _resampleIndices(draw, resamples, len(fast))
+    generator = np.random.RandomState(seed)
+    slowIndex = _resampleIndices(generator, resamples, len(slow))
+    fastIndex = slowIndex if paired else _resampleIndices(generator, resamples, len(fast))
     ratios = reduce(slow[slowIndex], axis=1) / reduce(fast[fastIndex], axis=1)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(ratios, [tail, 1.0 - tail])

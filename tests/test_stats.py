@@ -117,6 +117,8 @@ def test_interval_formats_like_the_report():
         ({"confidence": "95%"}, TypeError, "confidence"),
         ({"resamples": 10}, ValueError, "resamples must be >= 100"),
         ({"seed": 1.5}, TypeError, "seed must be an int or None"),
+        ({"seed": -1}, ValueError, "seed must be in [0, 2**32) or None"),
+        ({"seed": 2**32}, ValueError, "seed must be in [0, 2**32) or None"),
         ({"paired": 1}, TypeError, "paired must be a bool"),
         ({"paired": True, "fastRounds": [0.1]}, ValueError, "as many of each variant"),
     ],
