@@ -16,6 +16,10 @@ It prints, per schedule and statistic, how much the run's speedup wandered acros
 standard deviation relative to the mean, and the range) and how wide the run's own 95% interval
 was (independent bootstrap for blocked rounds, paired for interleaved ones), so the two can be
 compared on the same machine in the same minutes. Run it on the machine (and load) you care about.
+
+Interleaving also changes what is measured: between two fast rounds the slow one runs, so the
+fast variant's pools sit idle and start each round cold. Compare interleaved speedups only with
+an interleaved baseline.
 """
 
 from __future__ import annotations
