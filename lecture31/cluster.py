@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from lecture31._checks import checkCount
+from lecture31._checks import checkCount, checkSeconds
 from lecture31._pools import makeProcessPool, warmPool
 
 __all__ = ("DASK_SCHEDULER_ENV", "EXTRA_HINT", "KINDS", "cpuExecutor")
@@ -235,3 +235,197 @@ def _warmDask(executor: Executor, client) -> None:
     threads = max(1, sum(client.nthreads().values()))
     for future in [executor.submit(_noop) for _ in range(threads)]:
         future.result(timeout=CONNECT_TIMEOUT_SECONDS)
+
+
+# --- measuring: python -m lecture31.cluster --overhead | --pipeline | --model ---------------
+
+PIPELINE_SENSORS = 480  # the issue's scale: ~1 ms of work per reading, 480 tasks
+MEASURE_REPEATS = 3  # least disturbed of 3 (a neighbour's burst only adds time)
+
+
+def _normalizeSeconds(rounds: int = 20) -> float:
+    """One ``normalizeReading``, in this process, median of ``rounds``."""
+    import statistics
+    import time
+
+    from lecture31.pipeline import normalizeReading
+
+    reading = {"sensorId": -1, "rawValue": 50.0}
+    timings = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        normalizeReading(reading)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+async def _overheads(kinds: list[str], address: str | None, workers: int) -> dict[str, dict]:
+    """Per-task overhead of each executor, warm: the least disturbed of MEASURE_REPEATS."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lecture31._batching import measureOverhead
+
+    found = {}
+    for kind in kinds:
+        async with contextlib.AsyncExitStack() as stack:
+            if kind == "thread":
+                executor = stack.enter_context(
+                    ThreadPoolExecutor(workers, thread_name_prefix="overhead")
+                )
+            else:
+                where = address if kind == "dask" else None
+                executor = await stack.enter_async_context(
+                    cpuExecutor(kind, address=where, workers=workers)
+                )
+            runs = [await measureOverhead(executor) for _ in range(MEASURE_REPEATS)]
+        found[kind] = {key: min(run[key] for run in runs) for key in runs[0]}
+    return found
+
+
+async def _pipelineTimes(address: str | None, workers: int, seed: int) -> list[dict]:
+    """runCorrectPipeline(480) on each kind, one task per reading and batched (the batched
+    stage swapped in for this measurement only)."""
+    import time
+    from unittest import mock
+
+    from lecture31 import pipeline
+    from lecture31._batching import mapInBatches
+
+    async def batchedNormalize(pool: Executor, readings: list[dict]) -> list[dict]:
+        return await mapInBatches(pool, pipeline.normalizeReading, readings)
+
+    rows = []
+    for kind in KINDS:
+        async with cpuExecutor(
+            kind, address=address if kind == "dask" else None, workers=workers
+        ) as executor:
+            for mode in ("per reading", "batched"):
+                patch = (
+                    mock.patch.object(pipeline, "_normalizeAll", batchedNormalize)
+                    if mode == "batched"
+                    else contextlib.nullcontext()
+                )
+                times = []
+                with patch:
+                    for _ in range(MEASURE_REPEATS + 1):  # the first round warms caches
+                        start = time.perf_counter()
+                        await pipeline.runCorrectPipeline(
+                            PIPELINE_SENSORS, processPool=executor, seed=seed
+                        )
+                        times.append(time.perf_counter() - start)
+                rows.append({"kind": kind, "mode": mode, "seconds": min(times[1:])})
+    return rows
+
+
+def _writeAtomically(path, text: str | None = None, draw=None) -> None:
+    """Write ``text`` (or let ``draw(tmpPath)`` write) beside ``path``, then rename over it."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    os.close(handle)
+    try:
+        if text is not None:
+            Path(tmp).write_text(text)
+        else:
+            draw(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lecture31.cluster",
+        description="Measure the CPU tier's per-task overhead and print the scale-out model.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--overhead", action="store_true", help="no-op round trip per executor")
+    what.add_argument(
+        "--pipeline", action="store_true", help="runCorrectPipeline(480): process vs dask"
+    )
+    what.add_argument("--model", action="store_true", help="the scale-out model (a MODEL)")
+    parser.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://...)")
+    parser.add_argument("--workers", type=int, default=2, help="workers per executor (2)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--overhead-ms", type=float, help="model: use this o, do not measure")
+    parser.add_argument("--task-ms", type=float, help="model: use this c, do not measure")
+    parser.add_argument(
+        "--write", metavar="DIR", help="model: also write DIR/cluster-model.md and .png"
+    )
+    args = parser.parse_args(argv)
+    try:
+        checkCount(args.workers, "--workers")
+        for name, value in (("--overhead-ms", args.overhead_ms), ("--task-ms", args.task_ms)):
+            if value is not None:
+                checkSeconds(value, name)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.write is not None:
+        # Checked before measuring, so a bad --write fails at once and writes nothing.
+        if not os.path.isdir(args.write):
+            parser.error(f"--write: {args.write} is not a directory")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--write draws a plot and needs matplotlib: pip install 'lecture31[plot]'")
+    if args.overhead:
+        found = asyncio.run(_overheads(["thread", "process", "dask"], args.scheduler, args.workers))
+        print(
+            f"per-task overhead, no-op, warm, {args.workers} workers (least of {MEASURE_REPEATS}):"
+        )
+        print("executor   round trip (1 task alone)   per task (burst of 64)")
+        for kind, row in found.items():
+            print(
+                f"{kind:<9}  {row['roundTripSeconds'] * 1e3:>20.3f} ms"
+                f"   {row['perTaskSeconds'] * 1e3:>17.3f} ms"
+            )
+        return 0
+    if args.pipeline:
+        rows = asyncio.run(_pipelineTimes(args.scheduler, args.workers, args.seed))
+        print(
+            f"runCorrectPipeline({PIPELINE_SENSORS}), {args.workers} workers,"
+            f" least of {MEASURE_REPEATS} warm runs:"
+        )
+        reference = rows[0]["seconds"]
+        for row in rows:
+            print(
+                f"{row['kind']:<8} {row['mode']:<12} {row['seconds']:7.3f} s"
+                f"   {reference / row['seconds']:5.2f}x of process per reading"
+            )
+        return 0
+    from lecture31 import _scaleout
+
+    overhead = (
+        args.overhead_ms / 1e3
+        if args.overhead_ms is not None
+        else asyncio.run(_overheads(["dask"], args.scheduler, args.workers))["dask"][
+            "perTaskSeconds"
+        ]
+    )
+    cost = args.task_ms / 1e3 if args.task_ms is not None else _normalizeSeconds()
+    rows = _scaleout.modelRows(overheadSeconds=overhead, taskSeconds=cost)
+    table = _scaleout.renderModel(rows, overheadSeconds=overhead, taskSeconds=cost)
+    print(table)
+    if args.write:
+        from pathlib import Path
+
+        directory = Path(args.write)
+        _writeAtomically(directory / "cluster-model.md", table + "\n")
+        _writeAtomically(
+            directory / "cluster-model.png",
+            draw=lambda tmp: _scaleout.plotModel(
+                rows, tmp, overheadSeconds=overhead, taskSeconds=cost
+            ),
+        )
+        print(f"wrote {directory / 'cluster-model.md'} and {directory / 'cluster-model.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from lecture31 import _batching, cluster
+from lecture31 import _batching, _scaleout, cluster
 from lecture31._batching import batchSizeFor, executorWorkers, mapInBatches, measureOverhead
 from lecture31.cluster import EXTRA_HINT, cpuExecutor
 from lecture31.pipeline import runCorrectPipeline
@@ -480,3 +480,63 @@ def test_stopping_the_cluster_leaves_no_scheduler_or_worker_process(cliCluster):
     assert cliCluster.descendants(), "expected the nannies' worker processes to be running"
     assert cliCluster.stop() == set()
     assert all(p.poll() is not None for p in [cliCluster.scheduler, *cliCluster.workers])
+
+
+# --- the scale-out model: pure arithmetic, exact numbers -------------------------------------
+
+
+def test_the_cpu_stage_model_is_the_slower_of_compute_and_dispatch_plus_one_overhead():
+    # 4,800 readings of 1 ms on 2 workers, one task each at 0.5 ms: compute (2,400 rounds) and
+    # dispatch (4,800 x 0.5 ms) both take 2.4 s and overlap; + 0.5 ms for the first task's trip.
+    assert _scaleout.cpuStageSeconds(4800, 2, 1, overhead=0.0005, cost=0.001) == pytest.approx(
+        2.4005
+    )
+    # 256 workers: compute 19 rounds x 1 ms, but the scheduler needs 4,800 x 1 ms: dispatch wins
+    assert _scaleout.cpuStageSeconds(4800, 256, 1, overhead=0.001, cost=0.001) == pytest.approx(
+        4.801
+    )
+    # batches of 100: 48 tasks, one round on 256 workers: 0.1 s of work
+    assert _scaleout.cpuStageSeconds(4800, 256, 100, overhead=0.001, cost=0.001) == pytest.approx(
+        0.101
+    )
+
+
+def test_the_model_covers_every_scale_and_machine_shape_and_says_it_is_a_model():
+    rows = _scaleout.modelRows(overheadSeconds=0.001, taskSeconds=0.001)
+    assert len(rows) == 3 * 3 * 2
+    assert {(r["sensors"], r["machines"], r["cores"]) for r in rows} == {
+        (s, m, c) for s in (4_800, 48_000, 480_000) for m in (1, 4, 16) for c in (2, 16)
+    }
+    for row in rows:
+        assert row["workers"] == row["machines"] * row["cores"]
+        # batching never loses in the model (b = 1 is one of the sizes it could have chosen)
+        assert row["cpuBatchedSeconds"] <= row["cpuPerReadingSeconds"] * 1.01
+        assert row["pipelineBatchedSeconds"] > row["cpuBatchedSeconds"]
+    text = _scaleout.renderModel(rows, overheadSeconds=0.001, taskSeconds=0.001)
+    assert text.startswith("MODEL, not a measurement")
+    assert text.count("\n| 480,000 |") == 6
+
+
+def test_the_model_tool_prints_the_table_from_given_numbers(capsys):
+    assert cluster._main(["--model", "--overhead-ms", "1", "--task-ms", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "MODEL, not a measurement: o = 1.00 ms" in out
+    assert "| 4,800 | 1 x 2 | 2 |" in out
+
+
+def test_the_model_tool_checks_write_before_measuring_and_writes_nothing_on_error(
+    tmp_path, monkeypatch, capsys
+):
+    missing = tmp_path / "nope"
+    with pytest.raises(SystemExit) as exit:
+        cluster._main(["--model", "--overhead-ms", "1", "--task-ms", "1", "--write", str(missing)])
+    assert exit.value.code == 2
+    assert "--write" in capsys.readouterr().err and not missing.exists()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit):
+        cluster._main(["--model", "--overhead-ms", "1", "--task-ms", "1", "--write", str(tmp_path)])
+    assert "pip install 'lecture31[plot]'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit):
+        cluster._main(["--model", "--overhead-ms", "-1"])
+    assert "--overhead-ms must be a finite number of seconds" in capsys.readouterr().err
