@@ -11,8 +11,9 @@ Every task pays a fixed cost to reach a worker and come back: ``o``, the *per-ta
     time ~ n c / W  +  (n / b) o / W  (overhead)  +  b c  (the last batch's tail)
 
 ``batchSizeFor`` picks ``b`` from that: the sqrt balance of overhead against tail, but never so
-small that the dispatcher (``o`` per task, serial) falls behind ``W`` busy workers, and never more
-than ``ceil(n / W)`` (every worker gets work). ``python -m lecture31.cluster --overhead``
+small that the dispatcher (``o`` per task, serial) falls behind ``W`` busy workers, and no more
+than ``ceil(n / W)`` (every worker gets work) unless the dispatcher could not even send that
+many tasks in time. ``python -m lecture31.cluster --overhead``
 measures ``o`` for each executor.
 """
 
@@ -66,20 +67,22 @@ def _timedBatch(fn: Callable[[object], object], chunk: Sequence[object]) -> tupl
 def batchSizeFor(numItems: int, workers: int, *, overheadSeconds: float, taskSeconds: float) -> int:
     """Items per task for ``numItems`` items of ``taskSeconds`` each on ``workers`` workers.
 
-    ``b = min(ceil(n / W), max(ceil(W o / c), ceil(sqrt(n o / (W c))), 1))``: the sqrt term
-    balances the overhead of ``n / b`` tasks against the tail of one batch; ``W o / c`` keeps a
-    serial dispatcher (``o`` per task) fast enough to feed ``W`` workers; ``ceil(n / W)`` leaves
-    no worker idle.
+    ``b = min(n, cap, max(ceil(sqrt(n o / (W c))), ceil(W o / c), 1))`` with
+    ``cap = max(ceil(n / W), ceil(sqrt(n o / c)))``. The first sqrt balances the overhead of
+    ``n / b`` tasks against the tail of one batch; ``W o / c`` keeps a serial dispatcher (``o``
+    per task) fast enough to feed ``W`` workers; the cap gives every worker work, unless even
+    that many tasks cannot be dispatched in time, and then sizes the batches so that dispatching
+    them takes as long as running one (``b c = (n / b) o``).
     """
     checkCount(numItems, "numItems")
     checkCount(workers, "workers")
     overhead = checkSeconds(overheadSeconds, "overheadSeconds")
     cost = checkSeconds(taskSeconds, "taskSeconds")
     cost = max(cost, 1e-9)  # a task measured at 0 s (timer resolution) is just very cheap
-    ceiling = math.ceil(numItems / workers)
     balance = math.ceil(math.sqrt(numItems * overhead / (workers * cost)))
     keepUp = math.ceil(workers * overhead / cost)
-    return max(1, min(ceiling, max(balance, keepUp, 1)))
+    cap = max(math.ceil(numItems / workers), math.ceil(math.sqrt(numItems * overhead / cost)))
+    return max(1, min(numItems, cap, max(balance, keepUp)))
 
 
 def executorWorkers(executor: Executor) -> int:

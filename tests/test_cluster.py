@@ -70,12 +70,15 @@ def _leftovers() -> tuple[set, set]:
         (480, 2, 0.001, 0.001, 16),
         # free dispatch: one item per task is best
         (480, 2, 0.0, 0.001, 1),
-        # overhead 1000x the work: capped at one batch per worker
-        (10, 2, 1.0, 0.001, 5),
+        # overhead 1000x the work: one task holds everything (two would cost 2 s to dispatch)
+        (10, 2, 1.0, 0.001, 10),
+        # 4,800 on 256 workers at o = 6.4 ms, c = 1.4 ms: 19 a worker would take 1.6 s to
+        # dispatch; 149 per task: 33 tasks, dispatched in 0.21 s ~ one batch of work (0.21 s)
+        (4800, 256, 0.0064, 0.0014, 149),
         # 256 workers fed by one dispatcher at 1 ms a task need batches of >= 256 ms of work
         (1_000_000, 256, 0.001, 0.001, 256),
-        # a task measured at 0 s: as big as the cap allows
-        (100, 4, 0.001, 0.0, 25),
+        # a task measured at 0 s: any overhead outweighs it, one task
+        (100, 4, 0.001, 0.0, 100),
     ],
 )
 def test_batch_size_balances_overhead_against_the_tail(numItems, workers, overhead, cost, expected):
@@ -467,7 +470,9 @@ async def test_a_worker_killed_mid_run_is_retried_transparently(cliCluster, proc
         run = asyncio.create_task(
             runCorrectPipeline(PIPELINE_SENSORS, processPool=executor, seed=SEED)
         )
-        await asyncio.sleep(0.5)  # fetches take <= 0.12 s: normalizing is under way
+        # Fetches take <= 0.12 s, then 480 readings of ~1 ms on 2 workers take >= 0.24 s
+        # even with free dispatch: at 0.25 s normalizing is under way (measured: 3-15 s).
+        await asyncio.sleep(0.25)
         assert not run.done(), "the run ended before the worker could be killed"
         os.kill(victim.pid, signal.SIGKILL)
         aggregate = await asyncio.wait_for(run, timeout=90)
@@ -540,3 +545,42 @@ def test_the_model_tool_checks_write_before_measuring_and_writes_nothing_on_erro
     with pytest.raises(SystemExit):
         cluster._main(["--model", "--overhead-ms", "-1"])
     assert "--overhead-ms must be a finite number of seconds" in capsys.readouterr().err
+
+
+_OPEN_AND_HANG = """
+import os, sys, time
+from lecture31.cluster import cpuExecutor
+
+if __name__ == "__main__":
+    with cpuExecutor("dask", workers=2) as executor:
+        pids = {executor.submit(os.getpid).result(timeout=60) for _ in range(20)}
+        print(" ".join(map(str, sorted(pids))), flush=True)
+        time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_local_dask_workers_exit_when_their_parent_is_killed(distributed, tmp_path):
+    """SIGKILL gives no chance to clean up: the workers notice their parent is gone and exit."""
+    import psutil
+
+    script = tmp_path / "hang.py"
+    script.write_text(_OPEN_AND_HANG)
+    env = {k: v for k, v in os.environ.items() if k != cluster.DASK_SCHEDULER_ENV}
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        workerPids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workerPids, "the cluster ran no task"
+        descendants = psutil.Process(parent.pid).children(recursive=True)
+        assert {p.pid for p in descendants} >= set(workerPids)
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+        parent.stdout.close()
+    _, alive = psutil.wait_procs(descendants, timeout=60)
+    for process in alive:
+        process.kill()
+    assert alive == []
