@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
@@ -200,6 +202,7 @@ def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | N
         stack.callback(cluster.close)
         client = distributed.Client(cluster, set_as_default=False)
     else:
+        _awaitScheduler(address)
         try:
             client = distributed.Client(
                 address, set_as_default=False, timeout=CONNECT_TIMEOUT_SECONDS
@@ -228,6 +231,37 @@ def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | N
     return executor
 
 
+def _awaitScheduler(address: str) -> None:
+    """Return once the scheduler's port accepts a connection; ConnectionError at the deadline.
+
+    Checked before any Client exists because a Client that fails to connect leaves its IO-loop
+    thread running (distributed 2026.8), where nothing can stop it.
+    """
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        protocol, _ = parse_address(address)
+        host, port = get_address_host_port(address)
+    except ValueError as exc:
+        raise ValueError(
+            f"address must be a scheduler address such as tcp://host:8786, got {address!r}"
+        ) from exc
+    if protocol not in ("tcp", "tls"):
+        return  # other transports: left to the Client's own timeout
+    deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"no dask scheduler answered at {address!r} within"
+                    f" {CONNECT_TIMEOUT_SECONDS:g} s ({exc})"
+                ) from exc
+            time.sleep(0.2)
+
+
 def _warmDask(executor: Executor, client) -> None:
     """One no-op per worker thread, so the first timed task does not pay for the first import."""
     from lecture31._batching import _noop
@@ -246,7 +280,6 @@ MEASURE_REPEATS = 3  # least disturbed of 3 (a neighbour's burst only adds time)
 def _normalizeSeconds(rounds: int = 20) -> float:
     """One ``normalizeReading``, in this process, median of ``rounds``."""
     import statistics
-    import time
 
     from lecture31.pipeline import normalizeReading
 
@@ -285,7 +318,6 @@ async def _overheads(kinds: list[str], address: str | None, workers: int) -> dic
 async def _pipelineTimes(address: str | None, workers: int, seed: int) -> list[dict]:
     """runCorrectPipeline(480) on each kind, one task per reading and batched (the batched
     stage swapped in for this measurement only)."""
-    import time
     from unittest import mock
 
     from lecture31 import pipeline

@@ -333,6 +333,26 @@ async def test_cancelling_while_the_local_cluster_starts_closes_it(distributed, 
     assert _leftovers() == before
 
 
+@pytest.mark.slow
+async def test_no_scheduler_at_the_address_is_a_connection_error_naming_it(
+    distributed, monkeypatch
+):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_SECONDS", 2.0)
+    before = _leftovers()
+    address = f"tcp://127.0.0.1:{port}"
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=f"no dask scheduler answered at '{address}'"):
+        async with cpuExecutor("dask", address=address):
+            pass
+    assert time.monotonic() - start < 30
+    assert _leftovers() == before
+
+
 # --- dask: a scheduler and two workers as separate processes, reached by address -----------
 
 
