@@ -45,6 +45,14 @@ CONNECT_TIMEOUT_SECONDS = 30.0
 # life because a nanny re-reads it when it restarts a killed worker.
 DASK_START_METHOD = "spawn"
 
+# In force while a local cluster lives. The statistical profiler samples each server's event
+# loop from a "Profile" thread (on Python other than 3.11) for the dashboard, which is off here;
+# that thread outlives the cluster's close by a sampling interval, so it is left off.
+_LOCAL_DASK_CONFIG = {
+    "distributed.worker.multiprocessing-method": DASK_START_METHOD,
+    "distributed.worker.profile.enabled": False,
+}
+
 
 def cpuExecutor(
     kind: str = "process", *, address: str | None = None, workers: int | None = None
@@ -183,9 +191,7 @@ def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | N
     dask, distributed = _importDistributed()
     address = address or os.environ.get(DASK_SCHEDULER_ENV) or None
     if address is None:
-        stack.enter_context(
-            dask.config.set({"distributed.worker.multiprocessing-method": DASK_START_METHOD})
-        )
+        stack.enter_context(dask.config.set(_LOCAL_DASK_CONFIG))
         cluster = distributed.LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
