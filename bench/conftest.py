@@ -66,6 +66,9 @@ ROUNDS = {
     "tiered": (Rounds(7, 2), Rounds(5, 1)),
     "pipeline": (Rounds(7, 2), Rounds(5, 1)),
     "large": (Rounds(3, 1), Rounds(3, 1)),
+    # Process pool vs dask at 480 / 4,800 sensors (bench/test_cluster.py, large only): a dask
+    # round at 4,800 is tens of seconds on a loaded 2-core machine.
+    "cluster": (Rounds(3, 1), Rounds(3, 1)),
     # Seeded sleeps only: every round sleeps the same, so one round is already representative.
     "fanout": (Rounds(2, 0), Rounds(1, 0)),
     "breaker": (Rounds(200, 20), Rounds(50, 5)),
