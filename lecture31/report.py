@@ -388,9 +388,9 @@ def _rounds(bench: dict, stat: str, seconds: float) -> tuple[float, ...] | None:
     print an interval around a different speedup than the table's).
     """
     stats = bench.get("stats")
-    data = stats.get("data") if isinstance(stats, dict) else None
-    if data is None:
+    if not isinstance(stats, dict) or stats.get("data") is None:
         return None
+    data = stats["data"]
     name = _benchName(bench)
     if not isinstance(data, list) or not data:
         raise ReportError(
