@@ -274,6 +274,7 @@ class Verdict:
     variant: str
     decision: GateDecision
     named: bool  # the pair has more than two variants: messages name the variant
+    fromRounds: bool = True  # False: the run kept no rounds, the interval is the point alone
 
     @property
     def failed(self) -> bool:
@@ -281,22 +282,22 @@ class Verdict:
 
     def regression(self) -> Regression:
         d = self.decision
-        spread = d.interval.low < d.interval.point or d.interval.high > d.interval.point
         return Regression(
             self.pair,
             d.baselineSpeedup,
             d.interval.point,
             d.tolerance,
             self.variant if self.named else None,
-            d.interval if spread else None,
+            d.interval if self.fromRounds else None,
         )
 
     def __str__(self) -> str:
         where = f"{self.pair}/{self.variant}" if self.named else self.pair
         d = self.decision
         verdict = "FAIL" if d.failed else "ok"
+        shown = str(d.interval) if self.fromRounds else f"{d.interval.point:.2f}x (no rounds)"
         return (
-            f"{verdict:4} {where}: {d.interval} against the baseline's {d.baselineSpeedup:.2f}x, "
+            f"{verdict:4} {where}: {shown} against the baseline's {d.baselineSpeedup:.2f}x, "
             f"floor {d.floor:.2f}x"
         )
 
@@ -594,9 +595,16 @@ def gateDecisions(
             )
         for other in base.others:
             speedup = now.speedupOf(other.variant)
-            interval = now.intervalOf(other.variant) or Interval(speedup, speedup, speedup)
-            decision = gateDecision(interval, base.speedupOf(other.variant), tolerance)
-            verdicts.append(Verdict(base.pair, other.variant, decision, len(base.others) > 1))
+            interval = now.intervalOf(other.variant)
+            decision = gateDecision(
+                interval or Interval(speedup, speedup, speedup),
+                base.speedupOf(other.variant),
+                tolerance,
+            )
+            named = len(base.others) > 1
+            verdicts.append(
+                Verdict(base.pair, other.variant, decision, named, interval is not None)
+            )
     return verdicts
 
 

@@ -300,7 +300,10 @@ def test_cli_stat_min_labels_the_columns_and_checks_by_minimum(run, tmp_path, ca
 def test_cli_check_passes_on_an_unchanged_run(capsys):
     argv = [str(FIXTURE), "--baseline", str(FIXTURE), "--check", "--output", "-"]
     assert report.main(argv) == 0
-    assert "check passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check passed" in out
+    # run_small.json kept no rounds: each verdict says it decided on the point.
+    assert "gate: ok   pipeline-48: 7.00x (no rounds) against the baseline's 7.00x" in out
 
 
 def test_cli_check_without_baseline_is_a_usage_error(capsys):
