@@ -306,7 +306,7 @@ def pytest_benchmark_compare_machine_info(
 
 
 def _sessionRun(benchmarksession) -> dict:
-    return {"benchmarks": [b.as_dict(include_data=False) for b in benchmarksession.benchmarks if b]}
+    return {"benchmarks": [b.as_dict(include_data=True) for b in benchmarksession.benchmarks if b]}
 
 
 def _comparedRun(benchmarksession) -> tuple[str, dict] | None:
@@ -339,7 +339,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     measured = benchmarksession is not None and any(benchmarksession.benchmarks)
     if not notes and not measured:
         return
-    terminalreporter.section("lecture31: speedups (median of each variant's rounds)")
+    terminalreporter.section("lecture31: speedups (median of each variant's rounds, 95% interval)")
     for line in notes:
         terminalreporter.write_line(line)
     if measured:

@@ -14,6 +14,12 @@ so their ratios (speedup = reference time / variant time) carry across machines 
 speed; that is what the check compares against a baseline, never raw seconds. Pairs with two
 variants render as one row each; pairs with more render as a matrix (one column per variant).
 
+Where the run kept each round (``stats.data``: always with ``--benchmark-json``, with
+``--benchmark-save`` only with ``--benchmark-save-data``, which pyproject's addopts set), every
+speedup is printed with its seeded 95% bootstrap interval, ``6.23x (6.11-6.37)``, and ``--check``
+fails a variant only when that whole interval lies below the baseline's speedup x (1 - tolerance)
+(``lecture31._stats.gateDecision``). Runs without rounds fall back to the point speedup.
+
     python -m lecture31.report [RUN.json]                # newest run under results/
     python -m lecture31.report RUN.json --baseline BASE.json --check --tolerance 0.15 --stat min
     python -m lecture31.report --plot speedups.png       # needs the ``plot`` extra
@@ -30,9 +36,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from lecture31._benchformat import LEGACY_REFERENCES, FormatError, Record, parseRecord
+from lecture31._stats import DEFAULT_SEED, GateDecision, Interval, gateDecision, speedupInterval
 
 __all__ = (
     "DEFAULT_TOLERANCE",
@@ -44,8 +52,10 @@ __all__ = (
     "ReportError",
     "SpeedupChange",
     "VariantResult",
+    "Verdict",
     "checkRegressions",
     "formatSeconds",
+    "gateDecisions",
     "isMatrix",
     "loadRun",
     "main",
@@ -78,10 +88,21 @@ class ReportError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
-    """One benchmark of a run: where it belongs (its Record) and one statistic of its rounds."""
+    """One benchmark of a run: where it belongs (its Record), one statistic of its rounds and,
+    if the run kept them, the rounds themselves (seconds, in run order)."""
 
     record: Record
     seconds: float
+    rounds: tuple[float, ...] | None = None
+
+
+@lru_cache(maxsize=256)
+def _cachedInterval(
+    slowRounds: tuple[float, ...], fastRounds: tuple[float, ...], stat: str, seed: int
+) -> Interval:
+    """One bootstrap per pair and variant, however often a report shows it: with hundreds of
+    rounds (the breaker pairs) one takes a noticeable fraction of a second."""
+    return speedupInterval(slowRounds, fastRounds, stat=stat, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +115,7 @@ class VariantResult:
     statedIdealSpeedup: float | None = None
     calls: int | None = None
     columns: Mapping[str, float | None] = field(default_factory=dict)
+    rounds: tuple[float, ...] | None = None  # every round's seconds, if the run kept them
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +146,30 @@ class PairResult:
 
     def speedupOf(self, name: str) -> float:
         return self.reference.seconds / self.variant(name).seconds
+
+    def intervalOf(self, name: str, *, seed: int | None = DEFAULT_SEED) -> Interval | None:
+        """The speedup of ``name`` with its 95% bootstrap interval over the rounds of both
+        variants (``stat`` of each resample), or None when either variant kept no rounds.
+
+        The rounds are resampled independently: pytest-benchmark times one variant's rounds
+        before the other's, so no round of one belongs with a round of the other.
+        """
+        reference, variant = self.reference.rounds, self.variant(name).rounds
+        if reference is None or variant is None:
+            return None
+        if seed is None:  # fresh draws each call: nothing to cache
+            interval = speedupInterval(reference, variant, stat=self.stat, seed=None)
+        else:
+            interval = _cachedInterval(reference, variant, self.stat, seed)
+        # The point is the table's own (stats.<stat> of each variant), equal to the interval's
+        # up to rounding: keep one number per speedup on the page.
+        point = self.speedupOf(name)
+        return Interval(point, min(interval.low, point), max(interval.high, point))
+
+    def speedupText(self, name: str) -> str:
+        """``6.23x (6.11-6.37)`` with rounds, ``6.23x`` without."""
+        interval = self.intervalOf(name)
+        return f"{self.speedupOf(name):.2f}x" if interval is None else str(interval)
 
     def idealSpeedupOf(self, name: str) -> float | None:
         """The stated ideal, else the speedup at the variant's critical-path bound."""
@@ -188,21 +234,71 @@ class PairResult:
 
 @dataclass(frozen=True, slots=True)
 class Regression:
-    """A variant whose speedup fell more than the tolerance below the baseline's."""
+    """A variant whose speedup fell more than the tolerance below the baseline's.
+
+    With an ``interval`` (the run kept its rounds) the whole interval lay below the floor.
+    """
 
     pair: str
     baselineSpeedup: float
     runSpeedup: float
     tolerance: float
     variant: str | None = None  # named only for pairs with more than two variants
+    interval: Interval | None = None
+
+    @property
+    def floor(self) -> float:
+        return self.baselineSpeedup * (1 - self.tolerance)
 
     def __str__(self) -> str:
-        floor = self.baselineSpeedup * (1 - self.tolerance)
         drop = 1 - self.runSpeedup / self.baselineSpeedup
         where = self.pair if self.variant is None else f"{self.pair}/{self.variant}"
+        if self.interval is None:
+            return (
+                f"{where}: speedup {self.runSpeedup:.2f}x is {drop:.0%} below the baseline's "
+                f"{self.baselineSpeedup:.2f}x (tolerance {self.tolerance:.0%}, "
+                f"floor {self.floor:.2f}x)"
+            )
         return (
-            f"{where}: speedup {self.runSpeedup:.2f}x is {drop:.0%} below the baseline's "
-            f"{self.baselineSpeedup:.2f}x (tolerance {self.tolerance:.0%}, floor {floor:.2f}x)"
+            f"{where}: speedup {self.interval} is {drop:.0%} below the baseline's "
+            f"{self.baselineSpeedup:.2f}x; the whole interval is below the floor "
+            f"{self.floor:.2f}x (tolerance {self.tolerance:.0%})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The gate's decision on one variant of one pair (``--check`` prints one per variant)."""
+
+    pair: str
+    variant: str
+    decision: GateDecision
+    named: bool  # the pair has more than two variants: messages name the variant
+    fromRounds: bool = True  # False: the run kept no rounds, the interval is the point alone
+
+    @property
+    def failed(self) -> bool:
+        return self.decision.failed
+
+    def regression(self) -> Regression:
+        d = self.decision
+        return Regression(
+            self.pair,
+            d.baselineSpeedup,
+            d.interval.point,
+            d.tolerance,
+            self.variant if self.named else None,
+            d.interval if self.fromRounds else None,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.pair}/{self.variant}" if self.named else self.pair
+        d = self.decision
+        verdict = "FAIL" if d.failed else "ok"
+        shown = str(d.interval) if self.fromRounds else f"{d.interval.point:.2f}x (no rounds)"
+        return (
+            f"{verdict:4} {where}: {shown} against the baseline's {d.baselineSpeedup:.2f}x, "
+            f"floor {d.floor:.2f}x"
         )
 
 
@@ -216,6 +312,7 @@ class SpeedupChange:
     speedup: float
     idealSpeedup: float | None
     comparedSpeedup: float | None
+    interval: Interval | None = None
 
     @property
     def change(self) -> float | None:
@@ -284,10 +381,61 @@ def _statistic(bench: dict, stat: str) -> float:
     return float(value)
 
 
+def _rounds(bench: dict, stat: str, seconds: float) -> tuple[float, ...] | None:
+    """The benchmark's per-round seconds (``stats.data``), None if the run did not keep them.
+
+    Rounds that are there must be usable: positive finite numbers, as many as ``stats.rounds``
+    says, whose ``stat`` is the one the run reports (else a hand-edited or truncated file would
+    print an interval around a different speedup than the table's).
+    """
+    stats = bench.get("stats")
+    if not isinstance(stats, dict) or stats.get("data") is None:
+        return None
+    data = stats["data"]
+    name = _benchName(bench)
+    if not isinstance(data, list) or not data:
+        raise ReportError(
+            f"benchmark {name!r}: stats.data is {type(data).__name__} "
+            f"{'with no rounds' if isinstance(data, list) else ''}".rstrip()
+            + ", expected a list of seconds per round"
+        )
+    for i, value in enumerate(data):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ReportError(
+                f"benchmark {name!r}: stats.data[{i}] is {value!r}, expected positive seconds"
+            )
+    count = stats.get("rounds")
+    if isinstance(count, int) and not isinstance(count, bool) and count != len(data):
+        raise ReportError(
+            f"benchmark {name!r}: stats.data holds {len(data)} rounds but stats.rounds is {count}"
+        )
+    ordered = sorted(float(v) for v in data)
+    middle = len(ordered) // 2
+    recomputed = {
+        "min": ordered[0],
+        "median": ordered[middle]
+        if len(ordered) % 2
+        else (ordered[middle - 1] + ordered[middle]) / 2,
+        "mean": math.fsum(ordered) / len(ordered),
+    }[stat]
+    if not math.isclose(recomputed, seconds, rel_tol=1e-6):
+        raise ReportError(
+            f"benchmark {name!r}: the {stat} of stats.data is {recomputed!r} but stats.{stat} "
+            f"is {seconds!r}; the rounds do not belong to this benchmark"
+        )
+    return tuple(float(v) for v in data)
+
+
 def parseBenchmarks(run: dict, stat: str = "median") -> list[Measurement]:
     """Every paired benchmark of a run with its ``stat`` (one of ``STATS``), in run order.
 
-    Benchmarks without ``extra_info['pair']`` are skipped.
+    Benchmarks without ``extra_info['pair']`` are skipped. Each keeps its rounds if the run
+    kept them (``stats.data``).
     """
     if stat not in STATS:
         raise ReportError(f"stat must be one of {', '.join(STATS)}, got {stat!r}")
@@ -303,7 +451,8 @@ def parseBenchmarks(run: dict, stat: str = "median") -> list[Measurement]:
         except FormatError as exc:
             raise ReportError(str(exc)) from exc
         if record is not None:
-            measurements.append(Measurement(record, _statistic(bench, stat)))
+            seconds = _statistic(bench, stat)
+            measurements.append(Measurement(record, seconds, _rounds(bench, stat, seconds)))
     return measurements
 
 
@@ -331,7 +480,13 @@ def _referenceOf(pair: str, records: Sequence[Record]) -> str:
 def _variantResult(measurement: Measurement) -> VariantResult:
     r = measurement.record
     return VariantResult(
-        r.variant, measurement.seconds, r.idealSeconds, r.idealSpeedup, r.calls, r.columns
+        r.variant,
+        measurement.seconds,
+        r.idealSeconds,
+        r.idealSpeedup,
+        r.calls,
+        r.columns,
+        measurement.rounds,
     )
 
 
@@ -395,15 +550,17 @@ def pairResults(run: dict, stat: str = "median", *, partial: bool = False) -> li
     return pairMeasurements(parseBenchmarks(run, stat), stat, partial=partial)
 
 
-def checkRegressions(
+def gateDecisions(
     run: Sequence[PairResult],
     baseline: Sequence[PairResult],
     tolerance: float = DEFAULT_TOLERANCE,
     *,
     only: Iterable[str] = (),
-) -> list[Regression]:
-    """Variants whose speedup fell more than ``tolerance`` (a fraction) below the baseline's.
+) -> list[Verdict]:
+    """The gate's decision on every variant of every baseline pair matching ``only``.
 
+    A variant fails when its speedup's interval (``PairResult.intervalOf``; the point alone if
+    the run kept no rounds) lies wholly below the baseline's point speedup x (1 - tolerance).
     Every baseline pair matching ``only`` (fnmatch patterns; all when empty), and each of its
     variants, must be in the run: a benchmark that silently disappeared is an error, not a pass.
     """
@@ -421,7 +578,7 @@ def checkRegressions(
     missing = [b.pair for b in checked if b.pair not in current]
     if missing:
         raise ReportError(f"pairs in the baseline but missing from the run: {', '.join(missing)}")
-    regressions = []
+    verdicts = []
     for base in checked:
         now = current[base.pair]
         if now.reference.variant != base.reference.variant:
@@ -437,11 +594,30 @@ def checkRegressions(
                 f"{', '.join(lost)}"
             )
         for other in base.others:
-            was, speedup = base.speedupOf(other.variant), now.speedupOf(other.variant)
-            if speedup < was * (1 - tolerance):
-                named = other.variant if len(base.others) > 1 else None
-                regressions.append(Regression(base.pair, was, speedup, tolerance, named))
-    return regressions
+            speedup = now.speedupOf(other.variant)
+            interval = now.intervalOf(other.variant)
+            decision = gateDecision(
+                interval or Interval(speedup, speedup, speedup),
+                base.speedupOf(other.variant),
+                tolerance,
+            )
+            named = len(base.others) > 1
+            verdicts.append(
+                Verdict(base.pair, other.variant, decision, named, interval is not None)
+            )
+    return verdicts
+
+
+def checkRegressions(
+    run: Sequence[PairResult],
+    baseline: Sequence[PairResult],
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    only: Iterable[str] = (),
+) -> list[Regression]:
+    """The variants ``gateDecisions`` fails, as Regressions (empty: the check passed)."""
+    verdicts = gateDecisions(run, baseline, tolerance, only=only)
+    return [v.regression() for v in verdicts if v.failed]
 
 
 def speedupChanges(
@@ -462,6 +638,7 @@ def speedupChanges(
                     r.speedupOf(v.variant),
                     r.idealSpeedupOf(v.variant),
                     old.speedupOf(v.variant) if old is not None and sameReference else None,
+                    r.intervalOf(v.variant),
                 )
             )
     return changes
@@ -522,7 +699,7 @@ def _pairTable(rows: Sequence[PairResult]) -> list[str]:
             str(r.scale),
             formatSeconds(r.slowSeconds),
             formatSeconds(r.fastSeconds),
-            f"{r.speedup:.2f}x",
+            r.speedupText(r.fastVariant),
         ]
         if withIdeal:
             cells += [_optional(r.idealSpeedup, ".2f") + "x" * (r.idealSpeedup is not None)]
@@ -560,7 +737,7 @@ def _matrixTable(rows: Sequence[PairResult]) -> list[str]:
                 cells.append("-")
                 continue
             ideal = r.idealSpeedupOf(name)
-            shown = f"{r.speedupOf(name):.2f}x"
+            shown = r.speedupText(name)
             cells.append(shown if ideal is None else f"{shown} (ideal {ideal:.2f}x)")
         row: list[VariantResult | None] = [r.reference]
         row += [r.variant(n) if n in present else None for n in names]
@@ -601,7 +778,10 @@ def renderSummary(changes: Sequence[SpeedupChange], *, compared: str | None = No
     width = max(len(f"{c.pair} {c.variant}") for c in changes)
     lines = [] if compared is None else [f"speedups now, and in {compared}:"]
     for c in changes:
-        line = f"{c.pair + ' ' + c.variant:<{width}}  {c.speedup:6.2f}x over {c.reference}"
+        shown = f"{c.speedup:6.2f}x" if c.interval is None else f"{c.interval.point:6.2f}x"
+        if c.interval is not None:
+            shown += f" ({c.interval.low:.2f}-{c.interval.high:.2f})"
+        line = f"{c.pair + ' ' + c.variant:<{width}}  {shown} over {c.reference}"
         if c.idealSpeedup is not None:
             line += f" (ideal {c.idealSpeedup:.2f}x)"
         if compared is not None:
@@ -728,7 +908,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", default="results", help="results folder (default: results)")
     parser.add_argument("--baseline", help="baseline run JSON to compare speedups against")
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a pair's speedup fell below the baseline's"
+        "--check",
+        action="store_true",
+        help="exit 1 if a pair's speedup interval lies wholly below the baseline's "
+        "speedup x (1 - tolerance)",
     )
     parser.add_argument(
         "--tolerance",
@@ -857,7 +1040,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "nothing to plot: no comparison was measured at more than one scale "
                 "or with more than two variants"
             )
-        regressions: list[Regression] = []
+        verdicts: list[Verdict] = []
         if args.baseline:
             baselinePath = Path(args.baseline)
             baselineRun = loadRun(baselinePath)
@@ -867,9 +1050,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             baseline = pairResults(baselineRun, args.stat)
-            regressions = checkRegressions(results, baseline, tolerance, only=args.only)
+            verdicts = gateDecisions(results, baseline, tolerance, only=args.only)
+        regressions = [v.regression() for v in verdicts if v.failed]
 
         print(markdown)
+        if args.check:
+            print(f"gate: speedups by {args.stat} with 95% intervals against {args.baseline}")
+            for verdict in verdicts:
+                print(f"gate: {verdict}")
         for regression in regressions:
             print(f"REGRESSION {regression}", file=sys.stderr)
         if args.check and regressions:

@@ -160,7 +160,9 @@ def test_a_baseline_from_another_machine_is_compared_with_a_short_note(project, 
     assert "(0001_baselin)" in output
     # ...and the summary puts the saved run's speedup beside this run's.
     assert re.search(
-        r"tiny-1 fast\s+\d+\.\d\dx over slow \(ideal 10\.00x\), was 2\.00x \([+-]\d+%\)", output
+        r"tiny-1 fast\s+\d+\.\d\dx \(\d+\.\d\d-\d+\.\d\d\) over slow \(ideal 10\.00x\), "
+        r"was 2\.00x \([+-]\d+%\)",
+        output,
     )
 
 
@@ -187,7 +189,7 @@ def test_with_nothing_comparable_the_benchmarks_run_and_one_line_says_how_to_sav
     assert f"for this machine id ({MACHINE_ID})" in line
     assert ("Plan9-OtherPython-3.11-64bit (1 run)" if held else "no saved runs") in line
     assert "--benchmark-save=NAME" in line
-    assert re.search(r"tiny-1 fast\s+\d+\.\d\dx over slow", output)
+    assert re.search(r"tiny-1 fast\s+\d+\.\d\dx \(\d+\.\d\d-\d+\.\d\d\) over slow", output)
     assert "was " not in output
 
 
@@ -196,9 +198,24 @@ def test_every_run_ends_with_the_speedup_of_each_pair(project):
     output = _assertClean(_bench(project))
     summary = output[output.index("lecture31: speedups") :]
     [line] = [line for line in summary.splitlines() if line.startswith("tiny-1")]
-    speedup = float(re.search(r"(\d+\.\d\d)x over slow", line).group(1))
+    found = re.search(r"(\d+\.\d\d)x \((\d+\.\d\d)-(\d+\.\d\d)\) over slow", line)
+    speedup, low, high = (float(g) for g in found.groups())
     assert speedup > 1.5  # ten times the work; any machine shows well above 1x
+    assert low <= speedup <= high  # the seeded bootstrap interval over this session's rounds
     assert "(ideal 10.00x)" in line
+
+
+@pytest.mark.slow
+def test_quick_runs_keep_every_round_in_the_json_and_in_a_saved_run(project):
+    # The report's intervals and the CI gate's decision are computed from stats.data.
+    _assertClean(_bench(project, "--benchmark-json=quick.json", "--benchmark-save=quick"))
+    [saved] = (project / "results" / MACHINE_ID).glob("*_quick.json")
+    for path in (project / "quick.json", saved):
+        benchmarks = json.loads(path.read_text(encoding="utf-8"))["benchmarks"]
+        assert [len(b["stats"]["data"]) for b in benchmarks] == [
+            b["stats"]["rounds"] for b in benchmarks
+        ]
+        assert all(b["stats"]["rounds"] >= 5 for b in benchmarks)
 
 
 @pytest.mark.slow

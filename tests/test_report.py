@@ -300,7 +300,10 @@ def test_cli_stat_min_labels_the_columns_and_checks_by_minimum(run, tmp_path, ca
 def test_cli_check_passes_on_an_unchanged_run(capsys):
     argv = [str(FIXTURE), "--baseline", str(FIXTURE), "--check", "--output", "-"]
     assert report.main(argv) == 0
-    assert "check passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check passed" in out
+    # run_small.json kept no rounds: each verdict says it decided on the point.
+    assert "gate: ok   pipeline-48: 7.00x (no rounds) against the baseline's 7.00x" in out
 
 
 def test_cli_check_without_baseline_is_a_usage_error(capsys):
@@ -569,3 +572,183 @@ def test_extra_info_is_written_with_the_reference_and_checked():
         extraInfo(pair="p-1", variant="b", scale=True, reference="a")
     with pytest.raises(FormatError, match="columns must map column labels"):
         extraInfo(pair="p-1", variant="b", scale=1, reference="a", columns={"x": 3})
+
+
+# --- intervals from the rounds (stats.data) and the gate's decision -------------------------
+
+STATS_FIXTURE = json.loads(
+    (Path(__file__).parent / "fixtures" / "stats_rounds.json").read_text(encoding="utf-8")
+)
+PAIRS_OF_FIXTURE = {"pipeline-48": ("naive", "correct"), "tiered-10": ("sequential", "tiered")}
+
+
+def _roundsBench(pair, variant, reference, rounds, **extra):
+    """A benchmark entry whose stats are computed from ``rounds``, as pytest-benchmark does."""
+    ordered = sorted(rounds)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return {
+        "name": f"test_{variant}[{pair}]",
+        "fullname": f"bench/test_x.py::test_{variant}[{pair}]",
+        "extra_info": {"pair": pair, "variant": variant, "reference": reference, "scale": 1}
+        | extra,
+        "stats": {
+            "min": ordered[0],
+            "median": median,
+            "mean": sum(rounds) / len(rounds),
+            "rounds": len(rounds),
+            "data": list(rounds),
+        },
+    }
+
+
+def _roundsRun(host="baseline-host", fastFactor=1.0):
+    """pipeline-48 and tiered-10 with the per-round seconds of tests/fixtures/stats_rounds.json."""
+    benchmarks = []
+    for pair, (slow, fast) in PAIRS_OF_FIXTURE.items():
+        rounds = STATS_FIXTURE["runs"][f"{pair} {host}"]
+        benchmarks.append(_roundsBench(pair, slow, slow, rounds["slowRounds"]))
+        stretched = [s * fastFactor for s in rounds["fastRounds"]]
+        benchmarks.append(_roundsBench(pair, fast, slow, stretched))
+    return {"benchmarks": benchmarks}
+
+
+def _expectedText(pair, stat, host="baseline-host"):
+    [row] = [
+        e
+        for e in STATS_FIXTURE["expected"]
+        if e["run"] == f"{pair} {host}" and e["stat"] == stat and not e["paired"]
+    ]
+    return row["text"]
+
+
+@pytest.mark.parametrize("stat", ["median", "min"])
+@pytest.mark.parametrize("host", ["baseline-host", "other-host"])
+def test_the_table_prints_each_speedup_with_the_fixtures_exact_interval(stat, host):
+    markdown = report.renderMarkdown(report.pairResults(_roundsRun(host), stat))
+    for pair in PAIRS_OF_FIXTURE:
+        [row] = [line for line in markdown.splitlines() if line.startswith(f"| {pair} |")]
+        assert f"| {_expectedText(pair, stat, host)} |" in row
+
+
+def test_the_same_run_always_prints_the_same_text():
+    first = report.renderMarkdown(report.pairResults(_roundsRun()))
+    report._cachedInterval.cache_clear()
+    assert report.renderMarkdown(report.pairResults(_roundsRun())) == first
+
+
+def test_a_matrix_prints_an_interval_for_every_variant():
+    rounds = STATS_FIXTURE["runs"]["pipeline-48 baseline-host"]
+    run = {
+        "benchmarks": [
+            _roundsBench("pipeline-48", "naive", "naive", rounds["slowRounds"]),
+            _roundsBench("pipeline-48", "correct", "naive", rounds["fastRounds"]),
+            # Twice the time every round: the same resamples, so exactly half of every ratio.
+            _roundsBench("pipeline-48", "half", "naive", [2 * s for s in rounds["fastRounds"]]),
+        ]
+    }
+    markdown = report.renderMarkdown(report.pairResults(run))
+    assert "| pipeline-48 | 1 | 1.119 s | 6.23x (6.11-6.37) | 3.11x (3.06-3.18) |" in markdown
+
+
+def test_a_run_without_rounds_prints_and_checks_the_point(results):
+    # run_small.json predates stats.data: no interval anywhere, and the old one-number rule.
+    assert all(r.intervalOf(v.variant) is None for r in results for v in r.others)
+    assert "| tiered-10 | 10 | 800.0 ms | 110.0 ms | 7.27x |" in report.renderMarkdown(results)
+
+
+def test_when_only_one_variant_kept_its_rounds_the_pair_falls_back_to_the_point():
+    run = _roundsRun()
+    del run["benchmarks"][0]["stats"]["data"]
+    [pipeline, tiered] = report.pairResults(run)
+    assert pipeline.intervalOf("correct") is None
+    assert pipeline.speedupText("correct") == "6.23x"
+    assert tiered.speedupText("tiered") == "6.88x (6.85-6.92)"
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ("fast", "stats.data is str"),
+        ([], "stats.data is list with no rounds"),
+        ([0.1, "x", 0.1], "stats.data[1] is 'x', expected positive seconds"),
+        ([0.1, -0.1, 0.1], "stats.data[1] is -0.1"),
+        ([0.1, float("nan"), 0.1], "stats.data[1] is nan"),
+        ([0.1, True, 0.1], "stats.data[1] is True"),
+        ([0.1, 0.1], "stats.data holds 2 rounds but stats.rounds is 3"),
+        ([0.1, 0.2, 0.3], "the median of stats.data is 0.2 but stats.median is 0.1"),
+    ],
+)
+def test_bad_round_data_is_a_report_error_naming_the_benchmark(data, words):
+    bench = _roundsBench("tiny-1", "slow", "slow", [0.1, 0.1, 0.1])
+    bench["stats"]["data"] = data
+    with pytest.raises(ReportError) as caught:
+        report.parseBenchmarks({"benchmarks": [bench]})
+    assert str(caught.value).startswith("benchmark 'bench/test_x.py::test_slow[tiny-1]': ")
+    assert words in str(caught.value)
+
+
+def test_the_gate_fails_a_fifteen_percent_slowdown_whose_whole_interval_is_below_the_floor():
+    baseline = report.pairResults(_roundsRun(), "min")
+    slowed = report.pairResults(_roundsRun(fastFactor=1.15), "min")
+    [regression, _] = report.checkRegressions(slowed, baseline, 0.10)
+    assert regression.pair == "pipeline-48"
+    assert regression.interval is not None
+    assert regression.interval.high < regression.floor
+    text = str(regression)
+    assert text.startswith(f"pipeline-48: speedup {regression.interval} is ")
+    assert "below the baseline's 6.26x; the whole interval is below the floor " in text
+    assert "floor 5.63x (tolerance 10%)" in text
+
+
+def test_the_gate_passes_a_low_point_whose_interval_still_reaches_the_floor():
+    baseline = report.pairResults(_roundsRun())
+    rounds = STATS_FIXTURE["runs"]["pipeline-48 baseline-host"]["slowRounds"]
+    # Widely spread fast rounds: the median round is below the floor, the quick ones are not.
+    spread = [0.17, 0.18, 0.19, 0.22, 0.23, 0.24, 0.25]
+    run = {
+        "benchmarks": [
+            _roundsBench("pipeline-48", "naive", "naive", rounds),
+            _roundsBench("pipeline-48", "correct", "naive", spread),
+        ]
+    }
+    [now] = report.pairResults(run)
+    [verdict] = report.gateDecisions([now], baseline, 0.18, only=["pipeline-*"])
+    assert now.speedup < verdict.decision.floor <= now.intervalOf("correct").high
+    assert not verdict.failed
+    assert report.checkRegressions([now], baseline, 0.18, only=["pipeline-*"]) == []
+    assert str(verdict) == (
+        f"ok   pipeline-48: {now.intervalOf('correct')} against the baseline's 6.23x, floor 5.11x"
+    )
+
+
+def test_a_baseline_without_rounds_is_compared_by_its_point():
+    # The run's rounds give the interval; the baseline only ever contributes its point.
+    old = _roundsRun()
+    for bench in old["benchmarks"]:
+        del bench["stats"]["data"]
+    baseline = report.pairResults(old)
+    slowed = report.pairResults(_roundsRun(fastFactor=1.15))
+    verdicts = report.gateDecisions(slowed, baseline, 0.10)
+    assert [v.failed for v in verdicts] == [True, True]
+    assert [v.decision.baselineSpeedup for v in verdicts] == [r.speedup for r in baseline]
+    assert all(v.decision.interval.low < v.decision.interval.high for v in verdicts)
+
+
+def test_the_summary_prints_the_interval_beside_the_speedup():
+    lines = report.renderSummary(report.speedupChanges(report.pairResults(_roundsRun())))
+    assert lines[0].startswith("pipeline-48 correct    6.23x (6.11-6.37) over naive")
+
+
+def test_the_cli_check_prints_one_verdict_per_gated_variant(tmp_path, capsys):
+    base = _writeRun(tmp_path / "base.json", _roundsRun())
+    slowed = _writeRun(tmp_path / "slow.json", _roundsRun(fastFactor=1.3))
+    argv = ["--baseline", str(base), "--check", "--tolerance", "0.18", "--stat", "min"]
+    assert report.main([str(slowed), *argv, "--output", "-"]) == 1
+    captured = capsys.readouterr()
+    assert "gate: FAIL pipeline-48: 4.81x (4.76-4.88) against the baseline's 6.26x" in captured.out
+    assert "REGRESSION pipeline-48: speedup 4.81x (4.76-4.88) is 23% below" in captured.err
+    assert "REGRESSION tiered-10: speedup 5.32x (5.29-5.34) is 23% below" in captured.err
+    assert report.main([str(base), *argv, "--output", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "gate: ok   tiered-10: 6.91x (6.88-6.94) against the baseline's 6.91x" in out

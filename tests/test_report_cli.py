@@ -168,6 +168,22 @@ def test_a_benchmark_that_is_not_an_object_is_one_line(tree, capsys):
     _fails(tree, capsys, [_write(tree, "b.json", broken)], "a benchmark entry is int")
 
 
+@pytest.mark.parametrize("check", [False, True])
+def test_bad_round_data_is_one_line_naming_the_benchmark_even_in_the_baseline(tree, capsys, check):
+    broken = _fixture()
+    stats = broken["benchmarks"][2]["stats"]
+    stats["data"] = [stats["median"]] * (stats["rounds"] - 1) + ["slow"]
+    name = _write(tree, "broken.json", broken)
+    argv = [RUN, "--baseline", name, "--check"] if check else [name]
+    _fails(
+        tree,
+        capsys,
+        argv,
+        "'bench/test_x.py::test_tiered[sequential-40]': stats.data[4] is 'slow', "
+        "expected positive seconds",
+    )
+
+
 # --- said out loud --------------------------------------------------------------------------
 
 
