@@ -52,6 +52,7 @@ ROUNDS = {
     # Seeded sleeps only: every round sleeps the same, so one round is already representative.
     "fanout": (Rounds(2, 0), Rounds(1, 0)),
     "breaker": (Rounds(200, 20), Rounds(50, 5)),
+    "tiers": (Rounds(7, 1), Rounds(5, 1)),
 }
 
 
