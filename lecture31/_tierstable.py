@@ -10,12 +10,27 @@ from collections.abc import Sequence
 
 from ._workloads import Kind, Workload, gilEnabled, gilLabel, usableCores
 
-__all__ = ("VERDICT_MARGIN", "calibration", "formatRow", "heading", "verdict", "verdicts")
+__all__ = (
+    "BUSY_LIMIT",
+    "NOISE_FACTOR",
+    "VERDICT_MARGIN",
+    "calibration",
+    "formatRow",
+    "heading",
+    "verdict",
+    "verdicts",
+)
 
 # A lighter tier (inline < loop < threads < processes < others) within this fraction of the
 # fastest one wins the verdict: a few percent are noise on a shared machine, and the lighter
 # tier costs no processes, pickling or memory.
 VERDICT_MARGIN = 0.9
+
+# A measured scaling limit below this for 2+ tasks means the cores are busy with other work.
+BUSY_LIMIT = 1.2
+
+# A speedup this far above its ideal cannot be the tier's doing: the reference was slowed.
+NOISE_FACTOR = 1.25
 
 _LIGHTEST_FIRST = ("inline", "loop", "threads", "processes")
 _PLACES = {"loop": "the event loop (loop: all at once, no executor)"}
@@ -45,9 +60,15 @@ def calibration(scalingLimit: float, parallel: int) -> str:
     """The measured limit CPU work is held to, and how it was measured."""
     if parallel < 2:
         return "parallel scaling limit: 1.00x (only one task can run at a time here)\n" + _COLUMNS
+    busy = ""
+    if scalingLimit < BUSY_LIMIT:
+        busy = (
+            f"; under {BUSY_LIMIT}x means other jobs hold the cores, so CPU rows cannot show "
+            "a parallel gain now"
+        )
     return (
         f"parallel scaling limit: {scalingLimit:.2f}x for {parallel} CPU tasks at once "
-        f"(measured now: {parallel} processes at once against one after another)\n" + _COLUMNS
+        f"(measured now: {parallel} processes at once against one after another{busy})\n" + _COLUMNS
     )
 
 
@@ -80,7 +101,7 @@ def verdict(workload: Workload, rows: Sequence[dict], scalingLimit: float) -> st
     if choice["tier"] == "inline":
         return (
             f"{workload.name} stays inline: no tier is more than "
-            f"{1 / VERDICT_MARGIN:.2f}x faster ({others})"
+            f"{1 / VERDICT_MARGIN:.2f}x faster ({others})" + _noiseNote(rows)
         )
     ideal = choice["idealSpeedup"]
     if ideal is None:
@@ -95,7 +116,23 @@ def verdict(workload: Workload, rows: Sequence[dict], scalingLimit: float) -> st
     else:
         bound = f" of an ideal {ideal:.2f}x"
     place = _PLACES.get(choice["tier"], choice["tier"])
-    return f"{workload.name} belongs on {place}: {choice['speedup']:.2f}x{bound}; {others}"
+    text = f"{workload.name} belongs on {place}: {choice['speedup']:.2f}x{bound}; {others}"
+    return text + _noiseNote(rows)
+
+
+def _noiseNote(rows: Sequence[dict]) -> str:
+    """Say so when a row beat its ideal: load from other jobs, not the tier, made that ratio."""
+    beyond = [
+        row["tier"]
+        for row in rows
+        if row["idealSpeedup"] is not None and row["speedup"] > NOISE_FACTOR * row["idealSpeedup"]
+    ]
+    if not beyond:
+        return ""
+    return (
+        f" (noisy: {', '.join(beyond)} beat the ideal, so other jobs were slowing some rounds; "
+        "re-run on a quiet machine)"
+    )
 
 
 def verdicts(workloads: Sequence[Workload], rows: Sequence[dict], scalingLimit: float) -> str:

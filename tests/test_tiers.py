@@ -361,3 +361,17 @@ async def test_a_user_coroutine_function_runs_inline_and_on_the_loop(capsys):
     out = capsys.readouterr().out
     assert re.search(r"asyncEcho\s+loop\s+8\s+8\s", out)
     assert not re.search(r"asyncEcho\s+(threads|processes)", out)
+
+
+def test_a_speedup_far_beyond_its_ideal_is_called_noise_not_a_result():
+    text = _tierstable.verdict(WORKLOADS["cpu-python"], cpuRows(1.4, 1.2, 1.0), 1.0)
+    assert text.startswith("cpu-python belongs on threads: 1.40x")
+    assert text.endswith(
+        "(noisy: threads beat the ideal, so other jobs were slowing some rounds; "
+        "re-run on a quiet machine)"
+    )
+
+
+def test_a_low_scaling_limit_is_reported_as_busy_cores():
+    assert "other jobs hold the cores" in _tierstable.calibration(1.05, 2)
+    assert "other jobs hold the cores" not in _tierstable.calibration(1.7, 2)
