@@ -111,6 +111,8 @@ def verdict(workload: Workload, rows: Sequence[dict], scalingLimit: float) -> st
                 f", beyond the machine's {scalingLimit:.2f}x CPU limit: it waits more than it "
                 "computes"
             )
+    elif workload.kind is Kind.PYTHON_CPU and choice["tier"] == "threads" and gilEnabled():
+        bound = f" of an ideal {ideal:.2f}x (threads take turns holding the GIL)"
     elif workload.kind in (Kind.PYTHON_CPU, Kind.NATIVE_CPU):
         bound = f" of a measured {ideal:.2f}x limit"
     else:
