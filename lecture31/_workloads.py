@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -196,7 +197,7 @@ async def runBatch(workload: Workload, tier: str, inputs: Sequence[tuple], execu
     raised after every task has finished (or been cancelled), so none is left running or
     unretrieved.
     """
-    fn = workload.call()
+    fn: Callable[..., Any] = workload.call()
     if tier == "inline":
         if workload.isAsync:
             return [await fn(*args) for args in inputs]
@@ -206,7 +207,7 @@ async def runBatch(workload: Workload, tier: str, inputs: Sequence[tuple], execu
         if not workload.isAsync:
             raise ValueError(f"tier 'loop' runs coroutine functions only, not {workload.name!r}")
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(fn(*args)) for args in inputs]
+            tasks: list[asyncio.Task] = [group.create_task(fn(*args)) for args in inputs]
         return [task.result() for task in tasks]
     if workload.isAsync:
         raise ValueError(f"{workload.name!r} is a coroutine function: it runs inline or on 'loop'")

@@ -246,9 +246,11 @@ async def _runMatrix(
     )
     async with _tierPools() as pools, contextlib.AsyncExitStack() as stack:
         context = TierContext(pools, workers, stack, processPool)
-        executors = {
-            name: TIERS[name].executor(context) for name in usedTiers if TIERS[name].executor
-        }
+        executors = {}
+        for name in usedTiers:
+            makeExecutor = TIERS[name].executor
+            if makeExecutor is not None:
+                executors[name] = makeExecutor(context)
         calibrationPool = None
         if calibrate:
             ours = "processes" in executors and processPool is None
@@ -336,13 +338,13 @@ def _userWorkload(spec: object, args: object) -> Workload:
         raise WorkloadError(
             "malformed", f"--workload {spec!r} is not of the form package.module:function"
         )
-    if args is None:
-        positional, keywords = (), {}
-    elif isinstance(args, list):
-        positional, keywords = tuple(args), {}
+    positional: tuple = ()
+    keywords: dict[str, object] = {}
+    if isinstance(args, list):
+        positional = tuple(args)
     elif isinstance(args, dict) and all(isinstance(key, str) for key in args):
-        positional, keywords = (), dict(args)
-    else:
+        keywords = dict(args)
+    elif args is not None:
         raise WorkloadError(
             "bad arguments",
             f"--args must be a JSON list (positional) or object (keywords), got {args!r}",
