@@ -21,9 +21,9 @@ __all__ = (
     "verdicts",
 )
 
-# A lighter tier (inline < loop < threads < processes < others) within this fraction of the
-# fastest one wins the verdict: a few percent are noise on a shared machine, and the lighter
-# tier costs no processes, pickling or memory.
+# A lighter tier (earlier in TIERS: inline, loop, threads, processes, others) within this
+# fraction of the fastest one wins the verdict: a few percent are noise on a shared machine,
+# and the lighter tier costs no processes, pickling or memory.
 VERDICT_MARGIN = 0.9
 
 # A measured scaling limit below this for 2+ tasks means the cores are busy with other work.
@@ -32,7 +32,6 @@ BUSY_LIMIT = 1.2
 # A speedup this far above its ideal cannot be the tier's doing: the reference was slowed.
 NOISE_FACTOR = 1.25
 
-_LIGHTEST_FIRST = ("inline", "loop", "threads", "processes")
 _PLACES = {"loop": "the event loop (loop: all at once, no executor)"}
 
 _COLUMNS = (
@@ -88,15 +87,13 @@ def formatRow(row: dict) -> str:
     return line
 
 
-def _rank(tier: str) -> int:
-    return _LIGHTEST_FIRST.index(tier) if tier in _LIGHTEST_FIRST else len(_LIGHTEST_FIRST)
-
-
 def verdict(workload: Workload, rows: Sequence[dict], scalingLimit: float) -> str:
-    """Where this workload belongs: the lightest tier within VERDICT_MARGIN of the fastest."""
+    """Where this workload belongs: the lightest tier within VERDICT_MARGIN of the fastest.
+
+    ``rows`` come lightest tier first (inline, loop, threads, processes, then any others).
+    """
     fastest = max(row["speedup"] for row in rows)
-    fitting = [row for row in rows if row["speedup"] >= VERDICT_MARGIN * fastest]
-    choice = min(fitting, key=lambda row: _rank(row["tier"]))
+    choice = next(row for row in rows if row["speedup"] >= VERDICT_MARGIN * fastest)
     others = "; ".join(f"{row['tier']} {row['speedup']:.2f}x" for row in rows if row is not choice)
     if choice["tier"] == "inline":
         return (

@@ -134,7 +134,8 @@ class Tier:
 # Open on purpose: the dask tier is one more entry, for example
 #   Tier("dask", "a dask.distributed cluster", lambda c: c.stack.enter_context(
 #       cluster.cpuExecutor("dask", workers=c.workers)))
-# Order matters: the verdict prefers the earliest (lightest) tier within 10% of the fastest.
+# Lightest first: rows come in this order, and the verdict prefers the earliest tier within 10%
+# of the fastest.
 TIERS: Mapping[str, Tier] = MappingProxyType(
     {
         tier.name: tier
@@ -164,14 +165,13 @@ class _Matrix:
 
 
 def _tiersFor(workload: Workload, tierNames: Sequence[str]) -> list[str]:
-    """``inline`` first (the reference, always run), then each requested tier that fits."""
-    fitting = [
+    """``inline`` (the reference, always run), then each requested tier that fits; TIERS order."""
+    wanted = {"inline", *tierNames}
+    return [
         name
-        for name in tierNames
-        if name != "inline"
-        and (TIERS[name].takesAsync if workload.isAsync else TIERS[name].takesSync)
+        for name, tier in TIERS.items()
+        if name in wanted and (tier.takesAsync if workload.isAsync else tier.takesSync)
     ]
-    return ["inline", *fitting]
 
 
 def _checkNames(given: object, known: Mapping, what: str) -> list[str]:

@@ -402,3 +402,12 @@ def test_a_user_module_in_the_working_directory_reaches_the_process_workers(tmp_
     assert done.returncode == 0, done.stderr
     assert re.search(r"mywork:triple\s+processes\s+8\s+\d+\s", done.stdout)
     assert "results differ" not in done.stdout
+
+
+def test_rows_come_lightest_tier_first_whatever_order_they_were_asked_in():
+    assert tiers._tiersFor(WORKLOADS["blocking-io"], ["processes", "threads"]) == [
+        "inline",
+        "threads",
+        "processes",
+    ]
+    assert tiers._tiersFor(WORKLOADS["async-io"], ["processes", "loop"]) == ["inline", "loop"]
