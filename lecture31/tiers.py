@@ -25,6 +25,7 @@ import inspect
 import pickle
 import random
 import re
+import reprlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -367,7 +368,9 @@ def _userWorkload(spec: object, args: object) -> Workload:
             ) from exc
     if not callable(target):
         raise WorkloadError(
-            "not a function", f"workload {spec!r} is a {type(target).__name__}, not a function"
+            "not a function",
+            f"workload {spec!r} is not a function: it is the {type(target).__name__} "
+            f"{reprlib.repr(target)}",
         )
     isAsync = inspect.iscoroutinefunction(target)
     if not isAsync:

@@ -298,7 +298,12 @@ async def test_cancelling_a_run_propagates_and_leaves_no_pool_behind():
         ("userworkload.square", None, "malformed", "is not of the form package.module:function"),
         ("no_such_module_xyz:f", None, "not importable", "module 'no_such_module_xyz' failed"),
         ("userworkload:missing", None, "not importable", "no attribute 'missing'"),
-        ("userworkload:NOT_CALLABLE", None, "not a function", "is a int, not a function"),
+        (
+            "userworkload:NOT_CALLABLE",
+            None,
+            "not a function",
+            "is not a function: it is the int 42",
+        ),
         ("userworkload:unpicklable", None, "not picklable", "cannot go to a process"),
         ("userworkload:square", 5, "bad arguments", "--args must be a JSON list"),
     ],
