@@ -52,13 +52,14 @@ def heading(workloads: Sequence[Workload], *, tasks: int, workers: int, seed: in
     if not gilEnabled():
         lines.append("no GIL: Python CPU work on threads can scale here, up to the machine's limit")
     lines.extend(f"  {w.name}: {w.description}" for w in workloads)
+    lines.append(_COLUMNS)
     return "\n".join(lines)
 
 
 def calibration(scalingLimit: float, parallel: int) -> str:
     """The measured limit CPU work is held to, and how it was measured."""
     if parallel < 2:
-        return "parallel scaling limit: 1.00x (only one task can run at a time here)\n" + _COLUMNS
+        return "parallel scaling limit: 1.00x (only one task can run at a time here)"
     busy = ""
     if scalingLimit < BUSY_LIMIT:
         busy = (
@@ -67,7 +68,8 @@ def calibration(scalingLimit: float, parallel: int) -> str:
         )
     return (
         f"parallel scaling limit: {scalingLimit:.2f}x for {parallel} CPU tasks at once "
-        f"(measured now: {parallel} processes at once against one after another{busy})\n" + _COLUMNS
+        f"(measured alongside the CPU rows: {parallel} processes at once against one after "
+        f"another{busy})"
     )
 
 

@@ -11,7 +11,7 @@
 
 The kind says what a tier can buy (``idealSpeedup``): waiting overlaps on as many workers as
 there are, CPU work only up to the machine's parallel scaling limit, which is measured, not read
-off the core count (``measureScalingLimit``), and GIL-bound CPU work not at all on threads.
+off the core count (``ScalingProbe``), and GIL-bound CPU work not at all on threads.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ __all__ = (
     "BUILTIN_WORKLOADS",
     "CPU_PYTHON_ROUNDS",
     "Kind",
+    "ScalingProbe",
     "Workload",
     "gilEnabled",
     "gilLabel",
@@ -248,29 +249,54 @@ def gilLabel() -> str:
     return "GIL enabled"
 
 
-async def measureScalingLimit(processPool: Executor, parallel: int, *, rounds: int = 5) -> float:
-    """How much faster ``parallel`` CPU tasks run at once on ``processPool`` than one by one.
+class ScalingProbe:
+    """How much faster ``parallel`` CPU tasks run at once on a process pool than one by one.
 
     The same pure task (``cpuPython``), ``parallel`` at once (one per worker: the pool needs at
-    least that many) against ``parallel`` in a row in one worker; best of ``rounds`` each, so
-    both go through the pool once per task and the ratio is the machine's, not the dispatch's.
-    Capped at ``parallel``: more is noise. vCPUs that share a host give well under the core count.
+    least that many) against ``parallel`` in a row in one worker, so both go through the pool
+    once per task and the ratio is the machine's, not the dispatch's. vCPUs that share a host
+    give well under the core count. Each ``measureRound`` adds one of each; the limit uses the
+    best of each so far (load only ever adds time), so rounds can be spread over a run, next to
+    the rows they bound. Capped at ``parallel``: more is noise.
     """
-    if parallel < 2:
-        return 1.0
-    loop = asyncio.get_running_loop()
-    start = 12345
-    serial, together = [], []
-    for _ in range(rounds):
+
+    def __init__(self, processPool: Executor, parallel: int) -> None:
+        self.processPool = processPool
+        self.parallel = parallel
+        self.serialSeconds = float("inf")
+        self.togetherSeconds = float("inf")
+
+    async def measureRound(self) -> None:
+        if self.parallel < 2:
+            return
+        loop = asyncio.get_running_loop()
+        start = 12345
         began = time.perf_counter()
-        await loop.run_in_executor(processPool, cpuPythonRepeated, start, parallel)
-        serial.append(time.perf_counter() - began)
+        await loop.run_in_executor(self.processPool, cpuPythonRepeated, start, self.parallel)
+        self.serialSeconds = min(self.serialSeconds, time.perf_counter() - began)
         began = time.perf_counter()
         await asyncio.gather(
-            *(loop.run_in_executor(processPool, cpuPython, start) for _ in range(parallel))
+            *(
+                loop.run_in_executor(self.processPool, cpuPython, start)
+                for _ in range(self.parallel)
+            )
         )
-        together.append(time.perf_counter() - began)
-    return min(parallel, min(serial) / min(together))
+        self.togetherSeconds = min(self.togetherSeconds, time.perf_counter() - began)
+
+    @property
+    def limit(self) -> float:
+        """The measured limit; 1.0 for one task at a time, or before any round."""
+        if self.parallel < 2 or self.togetherSeconds == float("inf"):
+            return 1.0
+        return min(float(self.parallel), self.serialSeconds / self.togetherSeconds)
+
+
+async def measureScalingLimit(processPool: Executor, parallel: int, *, rounds: int = 5) -> float:
+    """``ScalingProbe``'s limit after ``rounds`` rounds in a row."""
+    probe = ScalingProbe(processPool, parallel)
+    for _ in range(rounds):
+        await probe.measureRound()
+    return probe.limit
 
 
 # Tiers whose workers run Python code without sharing one GIL.

@@ -27,7 +27,7 @@ import random
 import re
 import reprlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -38,9 +38,9 @@ from ._pools import makeProcessPool, makeThreadPool, shutDownPools, startWorkers
 from ._workloads import (
     BUILTIN_WORKLOADS,
     Kind,
+    ScalingProbe,
     Workload,
     idealSpeedup,
-    measureScalingLimit,
     runBatch,
     usableCores,
 )
@@ -158,6 +158,10 @@ TIERS: Mapping[str, Tier] = MappingProxyType(
 )
 
 
+# Workloads whose ideal needs the measured scaling limit (a user's might compute).
+_CPU_KINDS = frozenset({Kind.PYTHON_CPU, Kind.NATIVE_CPU, Kind.UNKNOWN})
+
+
 @dataclass(frozen=True)
 class _Matrix:
     rows: list[dict]
@@ -190,12 +194,19 @@ def _checkNames(given: object, known: Mapping, what: str) -> list[str]:
 
 
 async def _timeTiers(
-    workload: Workload, tierList: Sequence[str], inputs: list[tuple], executors: dict, rounds: int
+    workload: Workload,
+    tierList: Sequence[str],
+    inputs: list[tuple],
+    executors: dict,
+    rounds: int,
+    alongside: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, tuple[float, bool]]:
     """Each tier's best batch time, and whether its results equal inline's.
 
     Rounds go round-robin over the tiers (inline, threads, processes, inline, ...), so a burst
-    of load from another job lands on every tier alike instead of on one row.
+    of load from another job lands on every tier alike instead of on one row; ``alongside``
+    (a scaling-limit round) runs once per round too, so the limit is measured in the same
+    minutes as the rows it bounds.
     """
     best = dict.fromkeys(tierList, float("inf"))
     same: dict[str, bool] = {}
@@ -222,6 +233,8 @@ async def _timeTiers(
                         f"workload {workload.name!r} gave different results on tier {tier!r} "
                         "than inline: the rows would not compare the same work"
                     )
+        if alongside is not None:
+            await alongside()
     return {tier: (best[tier], same[tier]) for tier in tierList}
 
 
@@ -234,16 +247,14 @@ async def _runMatrix(
     seed: int | None,
     rounds: int = ROUNDS,
     processPool: Executor | None = None,
-    onCalibrated: Callable[[float, int], None] = lambda limit, parallel: None,
     onRow: Callable[[dict], None] = lambda row: None,
 ) -> _Matrix:
-    """The matrix: make and warm pools, measure the scaling limit, then time every row."""
+    """The matrix: make and warm pools, then time every row; the scaling limit rides along."""
     plan = {workload.name: _tiersFor(workload, tierNames) for workload in workloads}
     usedTiers = list(dict.fromkeys(name for names in plan.values() for name in names))
     parallel = min(tasks, workers, usableCores())
     calibrate = parallel >= 2 and any(
-        w.kind in (Kind.PYTHON_CPU, Kind.NATIVE_CPU, Kind.UNKNOWN) and len(plan[w.name]) > 1
-        for w in workloads
+        w.kind in _CPU_KINDS and len(plan[w.name]) > 1 for w in workloads
     )
     async with _tierPools() as pools, contextlib.AsyncExitStack() as stack:
         context = TierContext(pools, workers, stack, processPool)
@@ -252,20 +263,27 @@ async def _runMatrix(
             makeExecutor = TIERS[name].executor
             if makeExecutor is not None:
                 executors[name] = makeExecutor(context)
-        calibrationPool = None
+        probe = None
         if calibrate:
             ours = "processes" in executors and processPool is None
-            calibrationPool = executors["processes"] if ours else pools.processes(parallel)
+            probe = ScalingProbe(
+                executors["processes"] if ours else pools.processes(parallel), parallel
+            )
         await pools.warm()
-        scalingLimit = 1.0
-        if calibrationPool is not None:
-            scalingLimit = await measureScalingLimit(calibrationPool, parallel)
-        onCalibrated(scalingLimit, parallel)
         rows = []
         for workload in workloads:
+            alongside = None
+            if probe is not None and workload.kind in _CPU_KINDS:
+                alongside = probe.measureRound
             timed = await _timeTiers(
-                workload, plan[workload.name], workload.inputs(tasks, seed), executors, rounds
+                workload,
+                plan[workload.name],
+                workload.inputs(tasks, seed),
+                executors,
+                rounds,
+                alongside,
             )
+            scalingLimit = 1.0 if probe is None else probe.limit
             inlineSeconds = timed["inline"][0]
             for tier, (seconds, sameResult) in timed.items():
                 row = {
@@ -286,7 +304,7 @@ async def _runMatrix(
                 }
                 rows.append(row)
                 onRow(row)
-    return _Matrix(rows, scalingLimit, parallel)
+    return _Matrix(rows, 1.0 if probe is None else probe.limit, parallel)
 
 
 def _defaultWorkers() -> int:
@@ -422,7 +440,7 @@ async def main(
         workers=workers,
         seed=seed,
         processPool=processPool,
-        onCalibrated=lambda limit, parallel: print(_tierstable.calibration(limit, parallel)),
         onRow=lambda row: print(_tierstable.formatRow(row), flush=True),
     )
+    print(_tierstable.calibration(matrix.scalingLimit, matrix.parallel))
     print(_tierstable.verdicts(chosen, matrix.rows, matrix.scalingLimit))

@@ -416,3 +416,34 @@ def test_rows_come_lightest_tier_first_whatever_order_they_were_asked_in():
         "processes",
     ]
     assert tiers._tiersFor(WORKLOADS["async-io"], ["processes", "loop"]) == ["inline", "loop"]
+
+
+async def test_the_scaling_limit_is_measured_a_round_at_a_time_beside_cpu_rows_only(monkeypatch):
+    rounds = []
+
+    class FakeProbe:
+        limit = 1.5
+
+        def __init__(self, processPool, parallel):
+            assert parallel == 2
+
+        async def measureRound(self):
+            rounds.append("probe")
+
+    monkeypatch.setattr(tiers, "ScalingProbe", FakeProbe)
+    monkeypatch.setattr(tiers, "usableCores", lambda: 2)
+    crunch = tiny("crunch", kind=Kind.NATIVE_CPU)
+    wait = tiny("wait", kind=Kind.WAITING)
+    matrix = await tiers._runMatrix(
+        [crunch, wait], ["inline", "threads"], tasks=2, workers=2, seed=1, rounds=3
+    )
+    assert rounds == ["probe"] * 3  # one per round of the CPU workload, none for waiting
+    ideals = {(row["workload"], row["tier"]): row["idealSpeedup"] for row in matrix.rows}
+    assert ideals == {
+        ("crunch", "inline"): 1.0,
+        ("crunch", "threads"): 1.5,
+        ("wait", "inline"): 1.0,
+        ("wait", "threads"): 2.0,
+    }
+    assert matrix.scalingLimit == 1.5 and matrix.parallel == 2
+    assert not multiprocessing.active_children()
