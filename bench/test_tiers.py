@@ -44,7 +44,7 @@ def tierPools(benchRunner):
         warmPool(threadPool, WORKERS)
         warmPool(processPool, WORKERS)
         parallel = min(TASKS, WORKERS, usableCores())
-        limit = benchRunner.run(measureScalingLimit(processPool, parallel))
+        limit = benchRunner.run(measureScalingLimit(processPool, parallel, rounds=9))
         yield TierPools({"threads": threadPool, "processes": processPool}, limit)
     finally:
         threadPool.shutdown(wait=True, cancel_futures=True)
