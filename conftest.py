@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 
 from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
+from lecture31._workloads import gilLabel
 
 # The homework's Exercise 1 sizes: ThreadPoolExecutor(max_workers=10), ProcessPoolExecutor(4).
 TIERED_THREADS = 10
@@ -54,8 +55,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """Keep the host name out of committed JSON; the machine kind is all a baseline needs."""
+    """Keep the host name out of committed JSON; the machine kind is all a baseline needs.
+
+    ``gil`` labels a free-threaded run, where Python CPU work on threads can scale.
+    """
     machine_info["node"] = ""
+    machine_info["gil"] = gilLabel()
 
 
 def pytest_benchmark_update_commit_info(config: pytest.Config, commit_info: dict) -> None:

@@ -2,6 +2,7 @@
 
     sequential: parse, metadata, parse, metadata, ...        (one thread, ~80 ms per request)
     tiered:     gather(N x [parse -> process pool, metadata -> thread pool])   (warm pools)
+    threads:    the same, with a thread pool of the process pool's size for the parse
 
 idealSeconds is a lower bound for the tiered run from the seeded draws: the slowest request's own
 parse + metadata, or the metadata sleeps spread over the 10 threads, or the parses spread over
@@ -16,6 +17,7 @@ from unittest import mock
 import pytest
 
 from lecture31 import tiered
+from lecture31._pools import makeThreadPool, warmPool
 
 SEED = 31
 SCALES = (10, 40)
@@ -78,6 +80,35 @@ def test_tiered_requests(measure, tieredPools, scale):
         kind="tiered",
         target=lambda: tiered.runTiered(
             scale, threadPool=tieredPools.threadPool, processPool=tieredPools.processPool, seed=SEED
+        ),
+        idealSeconds=idealTieredSeconds(scale, tieredPools),
+    )
+    assert len(result.results) == scale
+
+
+@pytest.fixture(scope="module")
+def parseThreads(tieredPools):
+    """A thread pool the size of the process pool, to stand in for it: Exercise 1, honestly."""
+    pool = makeThreadPool(tieredPools.processes, "bench-parse-threads")
+    try:
+        warmPool(pool, tieredPools.processes)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_tiered_requests_with_threads_for_the_parse(measure, tieredPools, parseThreads, scale):
+    """The same run with the parse on threads: parseCsvChunk's "CPU work" is time.sleep, which
+    releases the GIL, so a thread pool of the same size does what the process pool does."""
+    result = measure(
+        pair=f"tiered-{scale}",
+        variant="threads",
+        reference="sequential",
+        scale=scale,
+        kind="tiered",
+        target=lambda: tiered.runTiered(
+            scale, threadPool=tieredPools.threadPool, processPool=parseThreads, seed=SEED
         ),
         idealSeconds=idealTieredSeconds(scale, tieredPools),
     )

@@ -6,13 +6,15 @@ One module per exercise (see API.md):
     fanout    Exercise 2  fan-out query with an adaptive timeout
     breaker   Exercise 3  circuit breakers (async, and the sync one Exercise 4 uses)
     pipeline  Exercise 4  mixed-architecture sensor pipeline
+    tiers     which tier? a workload x tier matrix measured with real work
     report    speedup tables and regression check from pytest-benchmark JSON
 """
 
-from . import breaker, fanout, pipeline, tiered
+from . import breaker, fanout, pipeline, tiered, tiers
 from .breaker import *  # noqa: F403
 from .fanout import *  # noqa: F403
 from .pipeline import *  # noqa: F403
 from .tiered import *  # noqa: F403
+from .tiers import *  # noqa: F403
 
-__all__ = (*tiered.__all__, *fanout.__all__, *breaker.__all__, *pipeline.__all__)
+__all__ = (*tiered.__all__, *fanout.__all__, *breaker.__all__, *pipeline.__all__, *tiers.__all__)

@@ -3,7 +3,7 @@
 import inspect
 
 import lecture31
-from lecture31 import breaker, fanout, pipeline, tiered
+from lecture31 import breaker, fanout, pipeline, tiered, tiers
 
 PUBLIC_API = {
     tiered: {
@@ -34,6 +34,7 @@ PUBLIC_API = {
         "runStorageBreakerBatches",
         "storeReading",
     },
+    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix"},
 }
 
 

@@ -1,0 +1,77 @@
+"""Which tier? One pair per workload (``tiers-cpu-python``, ...), one variant per tier.
+
+    tiers-<workload>:  inline (reference) | threads | processes      (async-io: inline | loop)
+                       the same TASKS seeded tasks, warm pools of WORKERS, timed from the loop
+
+``idealSpeedup`` beside each variant is the library's: min(tasks, workers) for waiting, the
+machine's parallel scaling limit (measured once per session, ``measureScalingLimit``) for CPU work
+on a GIL-free tier, 1.0 for Python CPU work on threads under the GIL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lecture31 import tiers
+from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
+from lecture31._workloads import idealSpeedup, measureScalingLimit, runBatch, usableCores
+
+TASKS = 8
+WORKERS = tiers._defaultWorkers()
+SEED = 31
+
+CASES = [
+    (name, tier)
+    for name, workload in tiers.WORKLOADS.items()
+    for tier in tiers._tiersFor(workload, ["inline", "loop", "threads", "processes"])
+]
+
+
+@dataclass(frozen=True)
+class TierPools:
+    executors: dict
+    scalingLimit: float
+
+
+@pytest.fixture(scope="module")
+def tierPools(benchRunner):
+    """Warm pools of WORKERS for the tiers, and the scaling limit measured on the process pool."""
+    threadPool = makeThreadPool(WORKERS, "bench-tiers")
+    processPool = makeProcessPool(WORKERS)
+    try:
+        warmPool(threadPool, WORKERS)
+        warmPool(processPool, WORKERS)
+        parallel = min(TASKS, WORKERS, usableCores())
+        limit = benchRunner.run(measureScalingLimit(processPool, parallel, rounds=9))
+        yield TierPools({"threads": threadPool, "processes": processPool}, limit)
+    finally:
+        threadPool.shutdown(wait=True, cancel_futures=True)
+        processPool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.parametrize(("name", "tier"), CASES, ids=[f"{n}-{t}" for n, t in CASES])
+def test_tier(measure, benchRunner, tierPools, name, tier):
+    workload = tiers.WORKLOADS[name]
+    inputs = workload.inputs(TASKS, SEED)
+    executor = tierPools.executors.get(tier)
+    results = measure(
+        pair=f"tiers-{name}",
+        variant=tier,
+        reference="inline",
+        scale=TASKS,
+        kind="tiers",
+        target=lambda: runBatch(workload, tier, inputs, executor),
+        idealSpeedup=idealSpeedup(
+            workload.kind,
+            tier,
+            tasks=TASKS,
+            workers=WORKERS,
+            scalingLimit=tierPools.scalingLimit,
+        ),
+        workers={"inline": 1, "loop": TASKS}.get(tier, WORKERS),
+        scalingLimit=tierPools.scalingLimit,
+    )
+    # Every tier must do inline's work, or the pair compares different things.
+    assert results == benchRunner.run(runBatch(workload, "inline", inputs))
