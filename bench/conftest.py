@@ -74,8 +74,6 @@ ROUNDS = {
     "breaker": (Rounds(200, 20), Rounds(50, 5)),
     # Tier matrix: 8 tasks of ~10-30 ms per round, well under a second; like tiered.
     "tiers": (Rounds(7, 2), Rounds(5, 1)),
-    # Cluster rounds take seconds each: few rounds, one warm-up only in full runs.
-    "cluster": (Rounds(3, 1), Rounds(2, 0)),
 }
 
 
