@@ -36,7 +36,7 @@ __all__ = (
     "START_METHOD",
     "OwnedPools",
     "abandonPools",
-    "awaitDetached",
+    "detached",
     "makeProcessPool",
     "makeThreadPool",
     "ownedPools",
@@ -175,17 +175,34 @@ def abandonPools(*pools: Executor) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def awaitDetached(future: asyncio.Future):
-    """Await an executor's future; cancelling the awaiter does not cancel the pool's own future.
+def detached(future: asyncio.Future) -> asyncio.Future:
+    """Await this instead of an executor's future: cancelling it leaves the pool's future alone.
 
     Cancelling a ``run_in_executor`` future cancels the ``concurrent.futures`` future behind it.
     On CPython 3.11 a process pool whose worker dies while such a cancelled future is still in
     its books kills its own management thread (gh-107219, fixed in 3.12): a worker survives and
     the interpreter never exits. So process-pool work is awaited through this; queued work is
     cancelled by the pool's owner with ``shutdown(cancel_futures=True)``, which the pool does
-    safely in its own thread. The result of an abandoned future is retrieved and dropped.
+    safely in its own thread. An abandoned future's exception is retrieved and dropped, never
+    logged (``asyncio.shield`` would drop its callback and let 3.11 log "never retrieved").
     """
-    return await asyncio.shield(future)
+    waiter = future.get_loop().create_future()
+
+    def settle(done: asyncio.Future) -> None:
+        if done.cancelled():
+            if not waiter.done():
+                waiter.cancel()
+            return
+        error = done.exception()  # retrieved even when nobody waits any more
+        if waiter.done():
+            return
+        if error is None:
+            waiter.set_result(done.result())
+        else:
+            waiter.set_exception(error)
+
+    future.add_done_callback(settle)
+    return waiter
 
 
 class OwnedPools:
@@ -227,7 +244,7 @@ class OwnedPools:
             for future in startWorkers(pool, workers, settleSeconds=settleSeconds)
         ]
         if futures:
-            await awaitDetached(asyncio.gather(*map(asyncio.wrap_future, futures)))
+            await detached(asyncio.gather(*map(asyncio.wrap_future, futures)))
 
     def _own(self, pool: Executor, workers: int) -> Executor:
         self._owned.append((pool, workers))

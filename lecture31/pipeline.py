@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from concurrent.futures import BrokenExecutor, Executor
 
 from ._checks import checkCount, checkExecutor, checkProbability, checkSeed
-from ._pools import awaitDetached, ownedPools
+from ._pools import detached, ownedPools
 from ._seeding import derivedRng
 from .breaker import CircuitBreaker, CircuitOpenError
 
@@ -193,13 +193,13 @@ async def _normalizeAll(processPool: Executor, readings: list[dict]) -> list[dic
     """Stage b in the process pool, one gather. Only the reading crosses: the rng stays here.
 
     Detached: a failed gather must not cancel its siblings' process-pool futures
-    (``_pools.awaitDetached``); the pool's owner cancels what is still queued.
+    (``_pools.detached``); the pool's owner cancels what is still queued.
     """
     loop = asyncio.get_running_loop()
     return await _stage(
         "normalize",
         (
-            awaitDetached(loop.run_in_executor(processPool, normalizeReading, reading))
+            detached(loop.run_in_executor(processPool, normalizeReading, reading))
             for reading in readings
         ),
     )

@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from ._checks import checkCount, checkExecutor, checkSeed
-from ._pools import awaitDetached, ownedPools
+from ._pools import detached, ownedPools
 from ._seeding import derivedRng
 
 # main() is left out on purpose: every exercise module has one, and lecture31 re-exports each
@@ -232,8 +232,8 @@ async def handleRequest(
     chunk = _makeChunk(requestId, rng)
     loop = asyncio.get_running_loop()
     try:
-        # Detached: a cancelled request must not cancel the pool's future (see awaitDetached).
-        records = await awaitDetached(loop.run_in_executor(processPool, parseCsvChunk, chunk))
+        # Detached: a cancelled request must not cancel the pool's future (see detached).
+        records = await detached(loop.run_in_executor(processPool, parseCsvChunk, chunk))
     except Exception as exc:
         raise _failure(requestId, "parse", exc) from exc
     # Without an rng this is the homework's call exactly; with one, the thread draws the latency

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from fakes import FakeClock, RecordingProcessPool, RecordingThreadPool
@@ -324,6 +328,203 @@ async def test_a_failed_member_cancels_and_awaits_the_rest_of_a_gather():
     with pytest.raises(LookupError, match="sensor 3"):
         await pipeline._gatherAll([slow(), failing()])
     assert finished.is_set()
+
+
+@pytest.mark.parametrize("runner", [runNaivePipeline, runCorrectPipeline])
+@pytest.mark.parametrize("seed", [1.5, "7", True])
+async def test_a_seed_that_is_not_an_int_is_a_type_error(runner, seed):
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        await runner(1, seed=seed)
+
+
+async def test_breaker_batches_reject_a_seed_that_is_not_an_int():
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        await pipeline.runStorageBreakerBatches(1, 1, seed="1")
+
+
+@pytest.mark.parametrize("argument", ["processPool", "threadPool"])
+async def test_a_pool_that_is_not_an_executor_is_a_type_error_naming_it(argument):
+    with pytest.raises(TypeError, match=f"{argument} must be a concurrent.futures.Executor"):
+        await runCorrectPipeline(1, **{argument: 5})
+
+
+class BrokenPool(RecordingThreadPool):
+    """Every submit fails the way a process pool whose worker was killed fails it."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        super().submit(int)  # keep the pool's own bookkeeping honest
+        future = Future()
+        future.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+        return future
+
+
+async def test_a_broken_process_pool_is_an_error_naming_the_normalize_stage(threadPool):
+    broken = BrokenPool()
+    try:
+        with pytest.raises(BrokenProcessPool, match="pipeline stage 'normalize' failed") as info:
+            await runCorrectPipeline(4, processPool=broken, threadPool=threadPool)
+    finally:
+        broken.shutdown()
+    assert "a worker of its pool died" in str(info.value)
+    assert isinstance(info.value.__cause__, BrokenProcessPool)
+
+
+# --- faults: a killed worker, a stuck store, a run longer than its window ------------------
+
+_KILL_A_WORKER = """
+import asyncio, multiprocessing.forkserver, multiprocessing.resource_tracker, os, signal, sys, time
+from lecture31 import _pools, pipeline
+
+delay = float(sys.argv[1])
+made = []
+realMake = _pools.makeProcessPool
+_pools.makeProcessPool = lambda n: made.append(realMake(n)) or made[-1]
+
+async def killOneWorker():
+    while not (made and made[0]._processes):
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(delay)
+    pids = list(made[0]._processes or ())  # None once the run is over and the pool shut
+    if pids:
+        os.kill(pids[0], signal.SIGKILL)
+    others = [
+        multiprocessing.forkserver._forkserver._forkserver_pid,
+        multiprocessing.resource_tracker._resource_tracker._pid,
+    ]
+    print("pids", *pids, *others, flush=True)
+
+async def main():
+    killer = asyncio.create_task(killOneWorker())
+    try:
+        result = await pipeline.runCorrectPipeline(480, seed=1)
+        print("finished", result["count"])
+    except Exception as exc:
+        print("error", type(exc).__name__, exc)
+    finally:
+        killer.cancel()
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _runKilling(delay: float) -> tuple[int, str, str]:
+    """Run the script in its own process group; a hang is killed, group and all, and reported."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILL_A_WORKER, str(delay)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        out, err = child.communicate()
+        pytest.fail(f"the run hung after a worker was killed {delay} s in:\n{out}\n{err}")
+    return child.returncode, out, err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for leftovers")
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.1])
+def test_a_worker_killed_mid_pipeline_ends_in_an_error_naming_the_stage_and_an_exit(delay):
+    # Before: on 3.11 the gather cancelled its siblings' pool futures, the pool's management
+    # thread died on them (gh-107219), a worker survived and the interpreter never exited.
+    for _ in range(2):
+        returncode, out, err = _runKilling(delay)
+        assert returncode == 0, err
+        assert "InvalidStateError" not in err and "Traceback" not in err, err
+        outcome = out.splitlines()[-1]
+        if delay == 0.0:  # killed as the stage starts: the stage cannot finish
+            assert outcome.startswith("error BrokenProcessPool pipeline stage 'normalize'"), out
+        else:  # later, the kill may land after the last normalization
+            assert outcome.startswith(("error BrokenProcessPool pipeline stage", "finished")), out
+        pids = [int(pid) for pid in out.splitlines()[0].split()[1:]]
+        for _ in range(250):
+            if not any(map(_alive, pids)):
+                break
+            time.sleep(0.02)
+        assert not [pid for pid in pids if _alive(pid)], "a worker, forkserver or tracker was left"
+
+
+@pytest.mark.slow
+async def test_an_outer_timeout_cuts_a_run_short_even_with_a_store_stuck(monkeypatch):
+    # Before: the pools' ExitStack ran ProcessPool/ThreadPool __exit__ on the loop, joining the
+    # stuck store, so wait_for(..., 1) took as long as the store blocked.
+    release = threading.Event()
+    realStore = pipeline.storeReading
+
+    def stuckForSensorZero(reading, **kwargs):
+        if reading["sensorId"] == 0:
+            release.wait(20)
+        return realStore(reading, **kwargs)
+
+    monkeypatch.setattr(pipeline, "storeReading", stuckForSensorZero)
+    before = set(threading.enumerate())
+    start = time.perf_counter()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(runCorrectPipeline(SENSORS), timeout=1.0)
+        assert time.perf_counter() - start < 1.5
+    finally:
+        release.set()
+    for _ in range(500):
+        if set(threading.enumerate()) == before:
+            break
+        await asyncio.sleep(0.02)
+    assert set(threading.enumerate()) == before
+
+
+async def test_a_long_run_goes_through_the_stages_a_window_at_a_time(
+    processPool, threadPool, monkeypatch
+):
+    whole = await runCorrectPipeline(
+        SENSORS, processPool=processPool, threadPool=threadPool, seed=6
+    )
+    fetching = {"now": 0, "peak": 0}
+    realFetch = pipeline._fetch
+
+    async def counted(*args):
+        fetching["now"] += 1
+        fetching["peak"] = max(fetching["peak"], fetching["now"])
+        try:
+            return await realFetch(*args)
+        finally:
+            fetching["now"] -= 1
+
+    monkeypatch.setattr(pipeline, "_fetch", counted)
+    monkeypatch.setattr(pipeline, "SENSORS_IN_FLIGHT", 5)
+    windowed = await runCorrectPipeline(
+        SENSORS, processPool=processPool, threadPool=threadPool, seed=6
+    )
+    assert fetching["peak"] == 5
+    assert windowed == whole  # the same sensors, draws and order: the same aggregate
+
+
+async def test_the_homework_scales_fetch_every_sensor_at_once(processPool, threadPool, monkeypatch):
+    fetching = {"now": 0, "peak": 0}
+    realFetch = pipeline._fetch
+
+    async def counted(*args):
+        fetching["now"] += 1
+        fetching["peak"] = max(fetching["peak"], fetching["now"])
+        try:
+            return await realFetch(*args)
+        finally:
+            fetching["now"] -= 1
+
+    monkeypatch.setattr(pipeline, "_fetch", counted)
+    await runCorrectPipeline(48, processPool=processPool, threadPool=threadPool, seed=1)
+    assert fetching["peak"] == 48
 
 
 # --- requirement 4: the comparison -----------------------------------------------------------

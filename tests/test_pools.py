@@ -204,7 +204,7 @@ async def test_awaiting_detached_leaves_the_pool_future_alone_when_cancelled():
         blocker = pool.submit(time.sleep, 0.2)
         loop = asyncio.get_running_loop()
         queued = loop.run_in_executor(pool, int, "7")
-        task = asyncio.create_task(_pools.awaitDetached(queued))
+        task = _pools.detached(queued)
         await asyncio.sleep(0.02)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

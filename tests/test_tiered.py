@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -424,6 +425,76 @@ async def test_a_request_count_that_is_not_an_int_is_a_type_error(numRequests):
         runSequential(numRequests)
 
 
+def test_an_id_too_long_to_convert_is_a_value_error_naming_its_record():
+    # int() refuses more than sys.get_int_max_str_digits() digits, without saying which record.
+    chunk = ["1,1.0,2024-01-01", "9" * 5000 + ",1.0,2024-01-01"]
+    with pytest.raises(ValueError, match=r"^record 1 '9999.*id of 5000 digits is too long"):
+        parseCsvChunk(chunk)
+
+
+@pytest.mark.parametrize("argument", ["threadPool", "processPool"])
+async def test_a_pool_that_is_not_an_executor_is_one_type_error_before_any_work(
+    argument, monkeypatch
+):
+    def noPools(*args):
+        raise AssertionError("a pool was made for a run that cannot start")
+
+    monkeypatch.setattr(_pools, "makeProcessPool", noPools)
+    monkeypatch.setattr(_pools, "makeThreadPool", noPools)
+    with pytest.raises(TypeError, match=f"{argument} must be a concurrent.futures.Executor"):
+        await runTiered(1, **{argument: 5})
+
+
+@pytest.mark.parametrize("seed", [1.5, "7", True])
+async def test_a_seed_that_is_not_an_int_is_a_type_error(seed):
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        await runTiered(1, seed=seed)
+    with pytest.raises(TypeError, match="seed must be an int or None"):
+        runSequential(1, seed=seed)
+
+
+# --- bounded work in flight ------------------------------------------------------------------
+
+
+@pytest.fixture
+def inFlight(monkeypatch):
+    """Track how many handleRequest calls are alive at once during a run."""
+    counts = {"now": 0, "peak": 0}
+    realHandle = tiered.handleRequest
+
+    async def counted(*args, **kwargs):
+        counts["now"] += 1
+        counts["peak"] = max(counts["peak"], counts["now"])
+        try:
+            return await realHandle(*args, **kwargs)
+        finally:
+            counts["now"] -= 1
+
+    monkeypatch.setattr(tiered, "handleRequest", counted)
+    return counts
+
+
+async def test_the_homework_scale_runs_every_request_at_once(inFlight, recordingPools, noSleep):
+    threadPool, processPool = recordingPools
+    run = await runTiered(10, threadPool=threadPool, processPool=processPool, seed=1)
+    assert len(run.results) == 10
+    assert inFlight["peak"] == 10
+
+
+async def test_a_long_run_keeps_at_most_a_window_of_requests_in_flight(
+    inFlight, recordingPools, noSleep, monkeypatch
+):
+    monkeypatch.setattr(tiered, "REQUESTS_IN_FLIGHT", 3)
+    threadPool, processPool = recordingPools
+    run = await runTiered(8, threadPool=threadPool, processPool=processPool, seed=1)
+    assert inFlight["peak"] == 3
+    assert [result["requestId"] for result in run.results] == list(range(8))
+    monkeypatch.setattr(tiered, "REQUESTS_IN_FLIGHT", 1000)
+    assert (await runTiered(8, threadPool=threadPool, processPool=processPool, seed=1)).results == (
+        run.results
+    )
+
+
 # --- pools: who owns what, and nothing left behind -----------------------------------------
 
 
@@ -471,6 +542,29 @@ async def test_a_run_with_only_a_thread_pool_passed_makes_and_closes_its_process
     assert len(run.results) == 2
     assert _leftovers() == before
     assert threadPool.submit(sum, [1]).result(timeout=30) == 1
+
+
+@pytest.mark.slow
+async def test_an_outer_timeout_cuts_a_run_short_even_with_a_metadata_call_stuck(monkeypatch):
+    # Before: the run's finally joined its own pools, so wait_for(..., 1) took the 20 s.
+    release = threading.Event()
+    realFetch = tiered.fetchMetadataBlocking
+
+    def stuckForRequestZero(recordId, **kwargs):
+        if recordId == 1:  # request 0's first record
+            release.wait(20)
+        return realFetch(recordId, **kwargs)
+
+    monkeypatch.setattr(tiered, "fetchMetadataBlocking", stuckForRequestZero)
+    before = _leftovers()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(runTiered(10), timeout=1.0)
+        assert time.perf_counter() - start < 1.5
+    finally:
+        release.set()
+    assert await _settled(before) == before
 
 
 # --- timing: laws, not benchmarks ----------------------------------------------------------
