@@ -26,10 +26,19 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
+from typing import TypeVar
 
 from ._checks import checkCount, checkExecutor
+
+T = TypeVar("T")
 
 __all__ = (
     "FORKSERVER_PRELOAD",
@@ -130,6 +139,39 @@ def warmPool(
     )
 
 
+async def _inHelperThread(fn: Callable[[], T], name: str) -> T:
+    """``fn()`` in a new thread of its own, awaited without blocking the loop.
+
+    Not the loop's default executor: that would leave a thread behind. Cancelling this stops
+    the waiting at once; the thread finishes ``fn`` in the background.
+    """
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future = loop.create_future()
+
+    def settle(outcome: tuple[bool, object]) -> None:
+        if finished.done():
+            return
+        ok, value = outcome
+        if ok:
+            finished.set_result(value)
+        else:
+            finished.set_exception(value)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome: tuple[bool, object] = (True, fn())
+        except BaseException as exc:  # handed to the awaiting coroutine, not lost here
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    helper = threading.Thread(target=run, name=name)
+    helper.start()
+    result = await finished
+    helper.join()  # its work is done, only its own exit is left: no wait worth the name
+    return result
+
+
 async def shutDownPools(*pools: Executor) -> None:
     """Shut ``pools`` down and wait for their workers to exit, without blocking the event loop.
 
@@ -141,29 +183,18 @@ async def shutDownPools(*pools: Executor) -> None:
     """
     if not pools:
         return
-    loop = asyncio.get_running_loop()
-    finished = loop.create_future()
-    errors: list[BaseException] = []
-
-    def resolve() -> None:
-        if not finished.done():
-            finished.set_result(None)
 
     def shutDownAll() -> None:
+        errors = []
         for pool in pools:
             try:
                 pool.shutdown(wait=True, cancel_futures=True)
-            except BaseException as exc:  # reported by the awaiting coroutine, not lost here
+            except Exception as exc:  # every pool gets its turn; the first error is reported
                 errors.append(exc)
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
-            loop.call_soon_threadsafe(resolve)
+        if errors:
+            raise errors[0]
 
-    helper = threading.Thread(target=shutDownAll, name="lecture31-pool-shutdown")
-    helper.start()
-    await finished
-    helper.join()  # its work is done, only its own exit is left: no wait worth the name
-    if errors:
-        raise errors[0]
+    await _inHelperThread(shutDownAll, "lecture31-pool-shutdown")
 
 
 def abandonPools(*pools: Executor) -> None:
@@ -236,15 +267,29 @@ class OwnedPools:
     async def warm(self, *, settleSeconds: float = WARM_UP_SETTLE_SECONDS) -> None:
         """Start every worker of every owned pool now and wait until each has answered once.
 
-        Pools start workers on demand; a timed run on cold pools measures their start-up.
+        Pools start workers on demand; a timed run on cold pools measures their start-up. The
+        submits are made from a helper thread: a cold process pool's first spawn waits for the
+        fork server to start and import the package, which would block the event loop (and
+        delay every timeout on it) for as long. ``settleSeconds=0`` just gets them going.
         """
-        futures = [
-            future
-            for pool, workers in self._owned
-            for future in startWorkers(pool, workers, settleSeconds=settleSeconds)
-        ]
-        if futures:
-            await detached(asyncio.gather(*map(asyncio.wrap_future, futures)))
+        if not self._owned:
+            return
+
+        def submitAll() -> list[Future]:
+            return [
+                future
+                for pool, workers in self._owned
+                for future in startWorkers(pool, workers, settleSeconds=settleSeconds)
+            ]
+
+        futures = await _inHelperThread(submitAll, "lecture31-pool-start")
+        try:
+            await asyncio.gather(*(detached(asyncio.wrap_future(future)) for future in futures))
+        except BrokenExecutor as exc:
+            raise type(exc)(
+                "starting the pools' workers failed: a worker died (killed, or crashed) while"
+                f" starting, so its pool is broken; start a new pool ({exc})"
+            ) from exc
 
     def _own(self, pool: Executor, workers: int) -> Executor:
         self._owned.append((pool, workers))

@@ -270,6 +270,7 @@ async def runCorrectPipeline(
     async with ownedPools() as pools:
         processes = pools.processes(NORMALIZE_PROCESSES, given=processPool)
         threads = pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
         return await _runCorrect(numSensors, processes, threads, seed)
 
 
@@ -332,6 +333,7 @@ async def runStorageBreakerBatches(
     async with ownedPools() as pools:
         processes = pools.processes(NORMALIZE_PROCESSES, given=processPool)
         threads = pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
         for batch in range(1, batches + 1):
             rngs = _sensorRngs(sensorIds, seed, "batch", batch)
             readings, _ = await _fetchAll(sensorIds, rngs)

@@ -287,6 +287,7 @@ async def runTiered(
     async with ownedPools() as pools:
         threads = pools.threads(THREAD_POOL_WORKERS, "tiered-metadata", given=threadPool)
         processes = pools.processes(PROCESS_POOL_WORKERS, given=processPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
 
         async def timed(requestId: int) -> tuple[int, object, float]:
             rng = derivedRng(seed, "tiered-request", requestId)
