@@ -392,9 +392,14 @@ async def main(seed: int | None = None, *, processPool: Executor | None = None) 
 
 
 async def _gatherAll(aws: Iterable[Awaitable]) -> list:
-    """``asyncio.gather``, but if one fails the rest are cancelled and awaited, not orphaned."""
-    futures = [asyncio.ensure_future(aw) for aw in aws]
+    """``asyncio.gather``, but if one fails the rest are cancelled and awaited, not orphaned.
+
+    That holds while the futures are still being made too: a pool that breaks mid-stage makes
+    the next submit raise, and the ones already made must not be left unawaited.
+    """
+    futures: list[asyncio.Future] = []
     try:
+        futures.extend(asyncio.ensure_future(aw) for aw in aws)
         return await asyncio.gather(*futures)
     except BaseException:
         for future in futures:

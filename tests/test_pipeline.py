@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import math
 import os
 import random
@@ -369,6 +370,35 @@ async def test_a_broken_process_pool_is_an_error_naming_the_normalize_stage(thre
         broken.shutdown()
     assert "a worker of its pool died" in str(info.value)
     assert isinstance(info.value.__cause__, BrokenProcessPool)
+
+
+class BreaksMidStage(RecordingThreadPool):
+    """Two normalizations are accepted (and fail a moment later); the third submit raises."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        if fn is not normalizeReading:
+            return super().submit(fn, *args, **kwargs)
+        self.calls.append((fn, args, kwargs))
+        if len(self.calls) > 2:
+            raise BrokenProcessPool("A child process terminated abruptly")
+        future = Future()
+        broken = BrokenProcessPool("A process in the pool was terminated abruptly")
+        threading.Timer(0.05, future.set_exception, [broken]).start()
+        return future
+
+
+async def test_a_pool_breaking_while_a_stage_submits_leaves_no_future_unretrieved(
+    threadPool, caplog
+):
+    broken = BreaksMidStage()
+    try:
+        with pytest.raises(BrokenProcessPool, match="pipeline stage 'normalize' failed"):
+            await runCorrectPipeline(6, processPool=broken, threadPool=threadPool)
+        await asyncio.sleep(0.2)  # the two accepted normalizations fail meanwhile
+        gc.collect()
+    finally:
+        broken.shutdown()
+    assert "never retrieved" not in caplog.text
 
 
 # --- faults: a killed worker, a stuck store, a run longer than its window ------------------
