@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import math
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,8 +32,10 @@ __all__ = (
     "parseSeconds",
     "pipelineBoundSeconds",
     "pipelineCriticalPath",
+    "pipelineFetchSeconds",
     "tieredBoundSeconds",
     "tieredCriticalPath",
+    "tieredMetadataSeconds",
 )
 
 CALIBRATION_ROUNDS = 20  # timings per calibration; the median shrugs off a noisy round
@@ -181,8 +182,3 @@ def pipelineBoundSeconds(
         processes=processes,
         threads=threads,
     )
-
-
-def efficiency(boundSeconds: float, measuredSeconds: float) -> float:
-    """Bound / measured: 1.0 means the run reached what its design allows."""
-    return boundSeconds / measuredSeconds if measuredSeconds > 0 else math.nan

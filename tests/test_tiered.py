@@ -495,6 +495,42 @@ async def test_a_long_run_keeps_at_most_a_window_of_requests_in_flight(
     )
 
 
+# --- the bound: a list schedule of the seeded draws on the real pool sizes ----------------
+
+
+def test_a_list_schedule_hands_jobs_to_the_worker_free_earliest_in_order():
+    assert _bounds.listSchedule([(0.0, 2.0)] * 5, 2) == [2.0, 2.0, 4.0, 4.0, 6.0]
+    # A job waits for its ready time even when a worker is idle.
+    assert _bounds.listSchedule([(0.0, 1.0), (5.0, 1.0)], 2) == [1.0, 6.0]
+
+
+def test_the_tiered_bound_runs_parses_in_waves_then_metadata_as_each_parse_returns():
+    # 10 parses of 4 ms on 4 processes finish at 4, 4, 4, 4, 8, 8, 8, 8, 12, 12 ms.
+    latencies = [0.05] * 9 + [0.1]
+    bound = _bounds.tieredCriticalPath(latencies, parseSeconds=0.004, processes=4, threads=10)
+    assert bound == pytest.approx(0.012 + 0.1)
+    # The old max-of-three bound said 0.004 + 0.1: it assumed no parse waits for a worker.
+    # 5 threads: three calls wait for a thread (54 ms), the slow last one starts at 58 ms.
+    narrow = _bounds.tieredCriticalPath(latencies, parseSeconds=0.004, processes=4, threads=5)
+    assert narrow == pytest.approx(0.058 + 0.1)
+
+
+def test_the_bound_replays_the_latencies_a_run_draws(noSleep):
+    runSequential(3, seed=31)
+    metadata = [seconds for seconds in noSleep if seconds >= tiered.METADATA_SECONDS[0]]
+    assert _bounds.tieredMetadataSeconds(3, 31) == metadata
+
+
+def test_a_windowed_bound_adds_the_windows_up():
+    latencies = [0.05] * 6
+    whole = _bounds.tieredCriticalPath(latencies, parseSeconds=0.001, processes=4, threads=10)
+    windows = _bounds.tieredCriticalPath(
+        latencies, parseSeconds=0.001, processes=4, threads=10, window=3
+    )
+    assert whole == pytest.approx(0.002 + 0.05)
+    assert windows == pytest.approx(2 * (0.001 + 0.05))
+
+
 # --- pools: who owns what, and nothing left behind -----------------------------------------
 
 
