@@ -197,13 +197,31 @@ async def shutDownPools(*pools: Executor) -> None:
     await _inHelperThread(shutDownAll, "lecture31-pool-shutdown")
 
 
-def abandonPools(*pools: Executor) -> None:
+def abandonPools(*pools: Executor) -> list[threading.Thread]:
     """Cancel the queued work of ``pools`` and let them wind down in the background; never blocks.
 
     Running work finishes on its own (a thread cannot be killed); the workers then exit.
+    Returns the management threads of *broken* process pools, which only have tidying left:
+    wait for them briefly (``ownedPools`` does) or 3.11's exit hook may race their tidying
+    ("OSError: Bad file descriptor" in ``_python_exit``).
     """
+    tidying = []
     for pool in pools:
+        if isinstance(pool, ProcessPoolExecutor) and pool._broken:
+            # CPython 3.11 lets a submit spawn a worker after the broken pool's sweep has
+            # terminated the others (3.12 locks it), and then waits for that worker forever at
+            # exit. Every worker of a broken pool is doomed anyway: end them all.
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
+            if pool._executor_manager_thread is not None:
+                tidying.append(pool._executor_manager_thread)
         pool.shutdown(wait=False, cancel_futures=True)
+    return tidying
+
+
+# How long a run that failed waits for a broken pool's management thread to finish tidying up:
+# it only terminates and reaps workers, which takes milliseconds.
+BROKEN_POOL_TIDY_SECONDS = 1.0
 
 
 def detached(future: asyncio.Future) -> asyncio.Future:
@@ -309,13 +327,23 @@ async def ownedPools() -> AsyncIterator[OwnedPools]:
     try:
         yield pools
     except BaseException:
-        abandonPools(*pools.owned)
+        await _abandon(pools.owned)
         raise
     try:
         await shutDownPools(*pools.owned)
     except BaseException:
-        abandonPools(*pools.owned)
+        await _abandon(pools.owned)
         raise
+
+
+async def _abandon(pools: tuple[Executor, ...]) -> None:
+    """``abandonPools``, then a bounded wait for broken pools to finish tidying up."""
+    tidying = abandonPools(*pools)
+    if tidying:
+        await _inHelperThread(
+            lambda: [thread.join(BROKEN_POOL_TIDY_SECONDS) for thread in tidying],
+            "lecture31-pool-tidy",
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import threading
 import time
 
@@ -214,3 +215,20 @@ async def test_awaiting_detached_leaves_the_pool_future_alone_when_cancelled():
         blocker.result(timeout=30)
     finally:
         pool.shutdown(wait=True)
+
+
+def test_abandoning_a_broken_process_pool_ends_its_workers_and_hands_back_its_tidying():
+    pool = _pools.makeProcessPool(2)
+    assert _pools.warmPool(pool, 2) == 2
+    workers = list(pool._processes.values())
+    os.kill(workers[0].pid, signal.SIGKILL)
+    for _ in range(500):
+        if pool._broken:
+            break
+        time.sleep(0.01)
+    assert pool._broken
+    tidying = _pools.abandonPools(pool)
+    assert len(tidying) == 1
+    tidying[0].join(10)
+    assert not tidying[0].is_alive()
+    assert not any(worker.is_alive() for worker in workers)
