@@ -1,8 +1,8 @@
 """Root conftest: fixtures shared by tests/ and bench/ (warm pools, one event loop per session).
 
     session start --> benchRunner (one asyncio.Runner) ----------------+
-                  --> tieredPools (10 threads, 4 processes, warmed) --+--> every benchmark round
-                  --> pipelinePools (store threads, processes, warm) -+    reuses them
+                  --> tieredPools (ownedPools at tiered's sizes, warm) -+--> every benchmark round
+                  --> pipelinePools (ownedPools at pipeline's sizes) ---+    reuses them
     session end   --> pools shut down, loop closed
 
 Everything here is lazy: a fixture is only built when a test asks for it, so ``pytest tests``
@@ -12,18 +12,14 @@ never starts a process pool it does not use.
 from __future__ import annotations
 
 import asyncio
-import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import pytest
 
-from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
+from lecture31 import pipeline, tiered
+from lecture31._pools import ownedPools
 from lecture31._workloads import gilLabel
-
-# The homework's Exercise 1 sizes: ThreadPoolExecutor(max_workers=10), ProcessPoolExecutor(4).
-TIERED_THREADS = 10
-TIERED_PROCESSES = 4
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,41 +79,43 @@ def benchRunner():
 class Pools:
     """Warm executors and their sizes (benchmarks compute bounds from the sizes)."""
 
-    threadPool: ThreadPoolExecutor
-    processPool: ProcessPoolExecutor
+    threadPool: Executor
+    processPool: Executor
     threads: int
     processes: int
 
 
-def _warmPools(threads: int, processes: int, name: str, warmThreads: int | None = None):
-    threadPool = makeThreadPool(threads, name)
-    processPool = makeProcessPool(processes)
-    try:
-        # Every worker started (and lecture31 imported) before the first timed round, or round
-        # one measures worker start-up instead of the work and skews the median.
-        warmPool(threadPool, threads if warmThreads is None else warmThreads)
-        warmPool(processPool, processes)
-        yield Pools(threadPool, processPool, threads, processes)
-    finally:
-        threadPool.shutdown(wait=True, cancel_futures=True)
-        processPool.shutdown(wait=True, cancel_futures=True)
+def _sessionPools(runner: asyncio.Runner, threads: int, processes: int, name: str):
+    """The library's own ``ownedPools`` held open for the session on the session's loop.
 
-
-@pytest.fixture(scope="session")
-def tieredPools():
-    """Exercise 1's pools at the homework's sizes, warmed, shut down at session end."""
-    yield from _warmPools(TIERED_THREADS, TIERED_PROCESSES, "bench-metadata")
-
-
-@pytest.fixture(scope="session")
-def pipelinePools():
-    """Exercise 4's pools at the pipeline module's own sizes, warmed, shut down at session end.
-
-    The sizes are read from ``lecture31.pipeline`` so the benchmark measures the design as built
-    (one store thread per concurrent store of the largest default scale).
+    Every worker is started (and lecture31 imported) before the first timed round, or round one
+    measures worker start-up instead of the work and skews the median.
     """
-    from lecture31 import pipeline
+    context = ownedPools()
+    pools = runner.run(context.__aenter__())
+    try:
+        threadPool = pools.threads(threads, name)
+        processPool = pools.processes(processes)
+        runner.run(pools.warm())
+        yield Pools(threadPool, processPool, threads, processes)
+    except BaseException as exc:
+        runner.run(context.__aexit__(type(exc), exc, exc.__traceback__))
+        raise
+    else:
+        runner.run(context.__aexit__(None, None, None))
 
-    processes = getattr(pipeline, "NORMALIZE_PROCESSES", min(4, os.cpu_count() or 1))
-    threads = getattr(pipeline, "STORE_THREADS", 48)
-    yield from _warmPools(threads, processes, "bench-store")
+
+@pytest.fixture(scope="session")
+def tieredPools(benchRunner):
+    """Exercise 1's pools at the library's sizes (the homework's 10 threads, 4 processes)."""
+    yield from _sessionPools(
+        benchRunner, tiered.THREAD_POOL_WORKERS, tiered.PROCESS_POOL_WORKERS, "bench-metadata"
+    )
+
+
+@pytest.fixture(scope="session")
+def pipelinePools(benchRunner):
+    """Exercise 4's pools at the library's sizes, so the benchmark measures the design as built."""
+    yield from _sessionPools(
+        benchRunner, pipeline.STORE_THREADS, pipeline.NORMALIZE_PROCESSES, "bench-store"
+    )

@@ -1,6 +1,4 @@
-"""How this package makes its executors: one place for the process start method and pool sizes.
-
-Owned by Exercise 1 (``tiered``); other modules call these instead of constructing pools.
+"""How this package makes, warms and closes its executors: one place for all of it.
 
     parent (event loop, thread pools: has threads)
       |  makeProcessPool(n)                      "please start a worker"
@@ -10,24 +8,47 @@ Owned by Exercise 1 (``tiered``); other modules call these instead of constructi
       |  os.fork()   cheap: the child inherits the imported package
       +--> worker 1 ... worker n  (run parseCsvChunk, normalizeReading, ...)
 
-``shutDownPools`` closes pools from a coroutine without blocking its loop.
+Every runner, the benchmark fixtures and the demos hold their pools the same way::
+
+    async with ownedPools() as pools:
+        threadPool = pools.threads(10, "metadata", given=threadPoolArg)  # given: used, not owned
+        processPool = pools.processes(4, given=processPoolArg)
+        await pools.warm()  # optional: start every owned worker now, before timing
+
 ``python -m lecture31._pools`` re-measures the cold start of every start method.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
+from typing import TypeVar
+
+from ._checks import checkCount, checkExecutor
+
+T = TypeVar("T")
 
 __all__ = (
     "FORKSERVER_PRELOAD",
     "START_METHOD",
+    "OwnedPools",
+    "abandonPools",
+    "detached",
     "makeProcessPool",
     "makeThreadPool",
+    "ownedPools",
     "processContext",
     "shutDownPools",
     "startWorkers",
@@ -38,8 +59,8 @@ __all__ = (
 # worker is ever forked from our parent, which does run threads (the thread pools, every
 # executor's manager thread) and where a fork can deadlock on a lock a thread held (Python 3.12+
 # warns on exactly that). Cold start of a 4-worker pool, time until all 4 workers have answered
-# once, median of 7 fresh interpreters launched as `python -m`, workers importing a package that
-# imports numpy (as lecture31 does once fanout uses it), shared 2-core machine (Python 3.11.7):
+# once, median of 7 fresh interpreters, workers importing a package that imports numpy, one
+# shared 2-core machine (Python 3.11.7); `python -m lecture31._pools` measures it again:
 #
 #   method                  first pool in a process   every later pool
 #   fork                       9 ms                      9 ms    unsafe once threads exist
@@ -102,8 +123,7 @@ def startWorkers(
     row start ``numWorkers`` workers. Each future gives ``(pid, thread id)`` of the worker that
     ran it. Await them (``asyncio.wrap_future``) or use ``warmPool``.
     """
-    if numWorkers < 1:
-        raise ValueError(f"numWorkers must be >= 1, got {numWorkers!r}")
+    checkCount(numWorkers, "numWorkers")
     return [pool.submit(_workerIdentity, settleSeconds) for _ in range(numWorkers)]
 
 
@@ -112,95 +132,221 @@ def warmPool(
 ) -> int:
     """Start ``numWorkers`` workers and wait until each has run a task; return how many answered.
 
-    Blocking: for fixtures and synchronous code. Timed benchmarks should start from a warm pool,
-    or they measure worker start-up instead of the work.
+    Blocking, for synchronous code; from a coroutine use ``OwnedPools.warm``.
     """
     return len(
         {future.result() for future in startWorkers(pool, numWorkers, settleSeconds=settleSeconds)}
     )
 
 
+async def _inHelperThread(fn: Callable[[], T], name: str) -> T:
+    """``fn()`` in a new thread of its own, awaited without blocking the loop.
+
+    Not the loop's default executor: that would leave a thread behind. Cancelling this stops
+    the waiting at once; the thread finishes ``fn`` in the background.
+    """
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future = loop.create_future()
+
+    def settle(outcome: tuple[bool, object]) -> None:
+        if finished.done():
+            return
+        ok, value = outcome
+        if ok:
+            finished.set_result(value)
+        else:
+            finished.set_exception(value)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome: tuple[bool, object] = (True, fn())
+        except BaseException as exc:  # handed to the awaiting coroutine, not lost here
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    helper = threading.Thread(target=run, name=name)
+    helper.start()
+    result = await finished
+    helper.join()  # its work is done, only its own exit is left: no wait worth the name
+    return result
+
+
 async def shutDownPools(*pools: Executor) -> None:
     """Shut ``pools`` down and wait for their workers to exit, without blocking the event loop.
 
     Work still queued is cancelled; work already running finishes. A helper thread does the
-    blocking joins and is joined before this returns, even when the caller is cancelled (then
-    the loop does block until the workers are gone): no worker, process or thread is left behind.
+    blocking joins. Cancelling this stops the *waiting* at once and leaves the helper to finish
+    in the background: a thread stuck in a blocking call cannot be killed, and joining it would
+    hold the canceller hostage for as long as the call blocks.
     For the owner of the pools: never pass a pool someone else still uses.
     """
     if not pools:
         return
-    loop = asyncio.get_running_loop()
-    finished = loop.create_future()
-    errors: list[BaseException] = []
-
-    def resolve() -> None:
-        if not finished.done():
-            finished.set_result(None)
 
     def shutDownAll() -> None:
+        errors = []
         for pool in pools:
             try:
                 pool.shutdown(wait=True, cancel_futures=True)
-            except BaseException as exc:  # reported by the awaiting coroutine, not lost here
+            except Exception as exc:  # every pool gets its turn; the first error is reported
                 errors.append(exc)
-        loop.call_soon_threadsafe(resolve)
+        if errors:
+            raise errors[0]
 
-    helper = threading.Thread(target=shutDownAll, name="lecture31-pool-shutdown")
-    helper.start()
+    await _inHelperThread(shutDownAll, "lecture31-pool-shutdown")
+
+
+def abandonPools(*pools: Executor) -> list[threading.Thread]:
+    """Cancel the queued work of ``pools`` and let them wind down in the background; never blocks.
+
+    Running work finishes on its own (a thread cannot be killed); the workers then exit.
+    Returns the management threads of *broken* process pools, which only have tidying left:
+    wait for them briefly (``ownedPools`` does) or 3.11's exit hook may race their tidying
+    ("OSError: Bad file descriptor" in ``_python_exit``).
+    """
+    tidying = []
+    for pool in pools:
+        if isinstance(pool, ProcessPoolExecutor) and pool._broken:
+            # CPython 3.11 lets a submit spawn a worker after the broken pool's sweep has
+            # terminated the others (3.12 locks it), and then waits for that worker forever at
+            # exit. Every worker of a broken pool is doomed anyway: end them all.
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
+            if pool._executor_manager_thread is not None:
+                tidying.append(pool._executor_manager_thread)
+        pool.shutdown(wait=False, cancel_futures=True)
+    return tidying
+
+
+# How long a run that failed waits for a broken pool's management thread to finish tidying up:
+# it only terminates and reaps workers, which takes milliseconds.
+BROKEN_POOL_TIDY_SECONDS = 1.0
+
+
+def detached(future: asyncio.Future) -> asyncio.Future:
+    """Await this instead of an executor's future: cancelling it leaves the pool's future alone.
+
+    Cancelling a ``run_in_executor`` future cancels the ``concurrent.futures`` future behind it.
+    On CPython 3.11 a process pool whose worker dies while such a cancelled future is still in
+    its books kills its own management thread (gh-107219, fixed in 3.12): a worker survives and
+    the interpreter never exits. So process-pool work is awaited through this; queued work is
+    cancelled by the pool's owner with ``shutdown(cancel_futures=True)``, which the pool does
+    safely in its own thread. An abandoned future's exception is retrieved and dropped, never
+    logged (``asyncio.shield`` would drop its callback and let 3.11 log "never retrieved").
+    """
+    waiter = future.get_loop().create_future()
+
+    def settle(done: asyncio.Future) -> None:
+        if done.cancelled():
+            if not waiter.done():
+                waiter.cancel()
+            return
+        error = done.exception()  # retrieved even when nobody waits any more
+        if waiter.done():
+            return
+        if error is None:
+            waiter.set_result(done.result())
+        else:
+            waiter.set_exception(error)
+
+    future.add_done_callback(settle)
+    return waiter
+
+
+class OwnedPools:
+    """The pools of one run: the caller's are used and left open, the ones made here are owned.
+
+    Made by ``ownedPools()``, which closes what it owns on the way out.
+    """
+
+    def __init__(self) -> None:
+        self._owned: list[tuple[Executor, int]] = []
+
+    @property
+    def owned(self) -> tuple[Executor, ...]:
+        """The pools this context made and will shut down, in the order they were made."""
+        return tuple(pool for pool, _ in self._owned)
+
+    def threads(self, maxWorkers: int, name: str, *, given: Executor | None = None) -> Executor:
+        """``given`` if there is one, else a new thread pool of ``maxWorkers`` named ``name``."""
+        if given is not None:
+            return checkExecutor(given, "given", optional=False)
+        checkCount(maxWorkers, "maxWorkers")
+        return self._own(makeThreadPool(maxWorkers, name), maxWorkers)
+
+    def processes(self, maxWorkers: int, *, given: Executor | None = None) -> Executor:
+        """``given`` if there is one, else a new process pool (``START_METHOD``)."""
+        if given is not None:
+            return checkExecutor(given, "given", optional=False)
+        checkCount(maxWorkers, "maxWorkers")
+        return self._own(makeProcessPool(maxWorkers), maxWorkers)
+
+    async def warm(self, *, settleSeconds: float = WARM_UP_SETTLE_SECONDS) -> None:
+        """Start every worker of every owned pool now and wait until each has answered once.
+
+        Pools start workers on demand; a timed run on cold pools measures their start-up. The
+        submits are made from a helper thread: a cold process pool's first spawn waits for the
+        fork server to start and import the package, which would block the event loop (and
+        delay every timeout on it) for as long. ``settleSeconds=0`` just gets them going.
+        """
+        if not self._owned:
+            return
+
+        def submitAll() -> list[Future]:
+            return [
+                future
+                for pool, workers in self._owned
+                for future in startWorkers(pool, workers, settleSeconds=settleSeconds)
+            ]
+
+        futures = await _inHelperThread(submitAll, "lecture31-pool-start")
+        try:
+            await asyncio.gather(*(detached(asyncio.wrap_future(future)) for future in futures))
+        except BrokenExecutor as exc:
+            raise type(exc)(
+                "starting the pools' workers failed: a worker died (killed, or crashed) while"
+                f" starting, so its pool is broken; start a new pool ({exc})"
+            ) from exc
+
+    def _own(self, pool: Executor, workers: int) -> Executor:
+        self._owned.append((pool, workers))
+        return pool
+
+
+@contextlib.asynccontextmanager
+async def ownedPools() -> AsyncIterator[OwnedPools]:
+    """Hold a run's pools; on the way out shut down the owned ones, never blocking the loop.
+
+    Normal exit: queued work is cancelled, running work finishes and the workers are joined
+    from a helper thread while the loop keeps running. On cancellation or an error: queued work
+    is cancelled and this returns at once, without joining. A thread stuck in a blocking call
+    cannot be killed; it finishes in the background and its pool then exits.
+    """
+    pools = OwnedPools()
     try:
-        await finished
-    finally:
-        helper.join()
-    if errors:
-        raise errors[0]
+        yield pools
+    except BaseException:
+        await _abandon(pools.owned)
+        raise
+    try:
+        await shutDownPools(*pools.owned)
+    except BaseException:
+        await _abandon(pools.owned)
+        raise
 
 
-_COLD_START_PROBE = """
-import multiprocessing, sys, time
-from concurrent.futures import ProcessPoolExecutor
-import lecture31
-from lecture31 import _pools
-method, preload = sys.argv[1], sys.argv[2] == "1"
-context = multiprocessing.get_context(method)
-if preload:
-    context.set_forkserver_preload(list(_pools.FORKSERVER_PRELOAD))
-times = []
-for _ in range(2):
-    start = time.perf_counter()
-    with ProcessPoolExecutor(4, mp_context=context) as pool:
-        futures = _pools.startWorkers(pool, 4, settleSeconds=0.05)
-        assert len({future.result() for future in futures}) == 4
-        times.append(time.perf_counter() - start - 0.05)
-print(*times)
-"""
-
-
-def _measureColdStart(repeats: int = 7) -> None:
-    """Print the table beside START_METHOD: each method in fresh interpreters, medians."""
-    import statistics
-    import subprocess
-    import sys
-
-    cases = [("fork", False), ("forkserver", True), ("forkserver", False), ("spawn", False)]
-    for method, preload in cases:
-        firsts, laters = [], []
-        for _ in range(repeats):
-            done = subprocess.run(
-                [sys.executable, "-c", _COLD_START_PROBE, method, "1" if preload else "0"],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            first, later = map(float, done.stdout.split())
-            firsts.append(first)
-            laters.append(later)
-        label = f"{method}{' + preload' if preload else ''}"
-        print(
-            f"{label:<22} first pool {statistics.median(firsts) * 1e3:6.0f} ms"
-            f"   later pool {statistics.median(laters) * 1e3:6.0f} ms"
+async def _abandon(pools: tuple[Executor, ...]) -> None:
+    """``abandonPools``, then a bounded wait for broken pools to finish tidying up."""
+    tidying = abandonPools(*pools)
+    if tidying:
+        await _inHelperThread(
+            lambda: [thread.join(BROKEN_POOL_TIDY_SECONDS) for thread in tidying],
+            "lecture31-pool-tidy",
         )
 
 
 if __name__ == "__main__":
-    _measureColdStart()
+    from lecture31._coldstart import measureColdStart
+
+    measureColdStart()

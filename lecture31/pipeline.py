@@ -21,7 +21,6 @@ Once the first fetch lands, the sensors queue for the loop one at a time, ~21 ms
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import math
 import numbers
@@ -29,12 +28,13 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Iterable, Mapping
+from concurrent.futures import BrokenExecutor, Executor
 
-from lecture31._pools import makeProcessPool, makeThreadPool
-from lecture31._seeding import derivedRng
-from lecture31.breaker import CircuitBreaker, CircuitOpenError
+from ._checks import checkCount, checkExecutor, checkProbability, checkSeed
+from ._pools import detached, ownedPools
+from ._seeding import derivedRng
+from .breaker import CircuitBreaker, CircuitOpenError
 
 __all__ = (
     "aggregateResults",
@@ -61,15 +61,20 @@ NORMALIZE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 # A store is 20 ms of waiting, not working, so the pool must be wide enough to overlap a whole
 # gather of stores: N stores on T threads take ceil(N / T) waves of 20 ms. The default
 # ThreadPoolExecutor width, min(32, cores + 4), is 6 threads on 2 cores: 8 waves (160 ms) at 48
-# sensors, which alone caps the 48-sensor speedup near 4x (bound 3.9x; measured 3.3-3.6x on a
-# shared 2-core machine). 48 threads (one per sensor of the largest scale we compare) make it
-# one 20 ms wave and let the speedup approach ~7x (measured 4.3-6x there). The cap:
-# past 48 sensors stores queue again, one extra 20 ms wave per 48 sensors. Idle threads cost
-# only stack address space (created on demand), so being this wide is cheap.
+# sensors, which alone caps the 48-sensor bound near 3.9x. 48 threads (one per sensor of the
+# largest scale we compare) make it one 20 ms wave and lift the bound to ~7x (the measured
+# speedups: results/SPEEDUPS.md, `pytest bench -k pipeline`). The cap: past 48 sensors stores
+# queue again, one extra 20 ms wave per 48 sensors. Idle threads cost only stack address space
+# (created on demand), so being this wide is cheap.
 STORE_THREADS = 48
 
+# At most this many sensors in flight: a run of N sensors goes through the stages in windows of
+# this many (fetch all of a window, normalize them, store them), so memory stays flat as N grows.
+# Far above the homework's 48 and the benchmarks' 480, which stay one window; each window costs
+# one extra slowest-fetch (~0.1 s) against its ~11 s of normalizing on 2 cores.
+SENSORS_IN_FLIGHT = 1000
+
 DEFAULT_SCALES = (12, 24, 48)  # requirement 4's table
-CALIBRATION_ROUNDS = 20  # normalizations timed once, in-process, for the ideal-time bound
 
 # Requirement 5: stores through one shared sync CircuitBreaker, in 5 batches of 12 sensors.
 BATCHES, SENSORS_PER_BATCH = 5, 12
@@ -85,7 +90,7 @@ DEMO_FAILURE_PROBABILITY = 0.5  # a rate at which the breaker clearly opens with
 # and never show it recover; under 0.13 s the open state would not survive to the next batch.
 BREAKER_RESET_SECONDS = 0.2
 
-_STORE_THREAD_NAME = "pipeline-store"
+STORE_THREAD_NAME = "pipeline-store"
 
 
 # --- the four stages -----------------------------------------------------------------------
@@ -131,7 +136,7 @@ def storeReading(
     has the same shape whatever the failure rate.
     """
     sensorId = _field(reading, "sensorId", "storeReading")
-    _checkProbability(failureProbability)
+    checkProbability(failureProbability, "failureProbability")
     time.sleep(STORE_SECONDS)
     source = random if rng is None else rng
     if source.random() < failureProbability:
@@ -141,13 +146,13 @@ def storeReading(
 
 def aggregateResults(results: Iterable[Mapping]) -> dict:
     """Count, mean and population std of the ``"normalized"`` values; at least one result."""
-    results = list(results)
-    if not results:
-        raise ValueError("aggregateResults needs at least one result, got none")
+    # One pass, keeping only the floats: a long run may hand over a generator of many results.
     values = [
         _realField(result, "normalized", f"aggregateResults (result {index})")
         for index, result in enumerate(results)
     ]
+    if not values:
+        raise ValueError("aggregateResults needs at least one result, got none")
     mean, std = statistics.fmean(values), statistics.pstdev(values)
     return {"count": len(values), "mean": mean, "std": std}
 
@@ -166,7 +171,9 @@ async def _naiveSensor(sensorId: int, rng: random.Random | None) -> dict:
 
 async def runNaivePipeline(numSensors: int, *, seed: int | None = None) -> dict:
     """All four stages inline, one coroutine per sensor, under ``asyncio.gather``."""
-    rngs = _sensorRngs(numSensors, seed)
+    checkCount(numSensors, "numSensors")
+    checkSeed(seed)
+    rngs = _sensorRngs(range(numSensors), seed)
     normalized = await _gatherAll(_naiveSensor(i, rng) for i, rng in enumerate(rngs))
     return aggregateResults(normalized)
 
@@ -174,17 +181,42 @@ async def runNaivePipeline(numSensors: int, *, seed: int | None = None) -> dict:
 # --- correct: each stage on its tier -------------------------------------------------------
 
 
-async def _fetchAll(rngs: list[random.Random | None]) -> tuple[list[dict], float]:
-    """Stage a on the event loop: every sensor at once; also the slowest latency sampled."""
-    fetched = await _gatherAll(_fetch(i, rng) for i, rng in enumerate(rngs))
-    return [reading for reading, _ in fetched], max(delay for _, delay in fetched)
+async def _fetchAll(
+    sensorIds: range, rngs: list[random.Random | None]
+) -> tuple[list[dict], list[float]]:
+    """Stage a on the event loop: every sensor at once; also the latencies sampled."""
+    fetched = await _gatherAll(_fetch(i, rng) for i, rng in zip(sensorIds, rngs, strict=True))
+    return [reading for reading, _ in fetched], [delay for _, delay in fetched]
 
 
 async def _normalizeAll(processPool: Executor, readings: list[dict]) -> list[dict]:
-    """Stage b in the process pool, one gather. Only the reading crosses: the rng stays here."""
+    """Stage b in the process pool, one gather. Only the reading crosses: the rng stays here.
+
+    Detached: a failed gather must not cancel its siblings' process-pool futures
+    (``_pools.detached``); the pool's owner cancels what is still queued.
+    """
     loop = asyncio.get_running_loop()
-    return await _gatherAll(
-        loop.run_in_executor(processPool, normalizeReading, reading) for reading in readings
+    return await _stage(
+        "normalize",
+        (
+            detached(loop.run_in_executor(processPool, normalizeReading, reading))
+            for reading in readings
+        ),
+    )
+
+
+async def _storeAll(
+    threadPool: Executor, readings: list[dict], rngs: list[random.Random | None]
+) -> None:
+    """Stage c in the thread pool, one gather. Each store draws its failure from its own
+    sensor's rng (as in the naive run), so thread scheduling cannot reorder the draws."""
+    loop = asyncio.get_running_loop()
+    await _stage(
+        "store",
+        (
+            loop.run_in_executor(threadPool, functools.partial(storeReading, reading, rng=rng))
+            for reading, rng in zip(readings, rngs, strict=True)
+        ),
     )
 
 
@@ -193,19 +225,25 @@ async def _runCorrect(
     processPool: Executor,
     threadPool: Executor,
     seed: int | None,
-) -> tuple[dict, float]:
-    """The correct pipeline's aggregate and its slowest fetch latency."""
-    rngs = _sensorRngs(numSensors, seed)
-    readings, slowestFetch = await _fetchAll(rngs)
-    normalized = await _normalizeAll(processPool, readings)
-    loop = asyncio.get_running_loop()
-    # Stage c in the thread pool, one gather. Each store draws its failure from its own
-    # sensor's rng (as in the naive run), so thread scheduling cannot reorder the draws.
-    await _gatherAll(
-        loop.run_in_executor(threadPool, functools.partial(storeReading, reading, rng=rng))
-        for reading, rng in zip(normalized, rngs, strict=True)
-    )
-    return aggregateResults(normalized), slowestFetch  # stage d: microseconds, inline
+    *,
+    fetchSeconds: list[float] | None = None,
+) -> dict:
+    """The correct pipeline's aggregate, window by window; appends the fetch latencies slept."""
+    values: list[float] = []
+    normalized: list[dict] = []
+    for first in range(0, numSensors, SENSORS_IN_FLIGHT):
+        sensorIds = range(first, min(numSensors, first + SENSORS_IN_FLIGHT))
+        rngs = _sensorRngs(sensorIds, seed)
+        readings, delays = await _fetchAll(sensorIds, rngs)
+        normalized = await _normalizeAll(processPool, readings)
+        await _storeAll(threadPool, normalized, rngs)
+        values += [reading["normalized"] for reading in normalized]
+        if fetchSeconds is not None:
+            fetchSeconds += delays
+    if numSensors <= SENSORS_IN_FLIGHT:
+        return aggregateResults(normalized)  # stage d: microseconds, inline
+    # Past one window only the floats were kept; the same numbers in the same order.
+    return aggregateResults({"normalized": value} for value in values)
 
 
 async def runCorrectPipeline(
@@ -218,131 +256,42 @@ async def runCorrectPipeline(
     """Fetch on the loop, normalize in processes, store in threads, aggregate inline.
 
     Pools passed in are used and left open (benchmarks pass warm ones); missing ones are made
-    here (``NORMALIZE_PROCESSES``, ``STORE_THREADS``) and shut down before returning.
+    here (``NORMALIZE_PROCESSES``, ``STORE_THREADS``) and shut down before returning. Past
+    ``SENSORS_IN_FLIGHT`` sensors the stages run window by window.
+
+    A stage whose pool breaks (a worker killed) raises its ``BrokenExecutor`` naming the stage.
+    Cancelled, it returns at once: queued work is cancelled, but a store already blocking its
+    thread cannot be killed; it finishes in the background and its pool's thread then exits.
     """
-    _checkSensors(numSensors)
-    with _pools(processPool, threadPool) as (processes, threads):
-        aggregate, _ = await _runCorrect(numSensors, processes, threads, seed)
-    return aggregate
-
-
-# --- requirement 4: the comparison table ---------------------------------------------------
-#
-# Why the speedup grows with the number of sensors: more parallelism to harvest at each tier.
-# - Naive time grows linearly. Fetches overlap, but each sensor's normalize + store then holds
-#   the event loop for ~21 ms, so N sensors cost about 0.08 s + N x 21 ms (0.33 / 0.6 / 1.1 s).
-# - Correct time is nearly flat. The fetches overlap (the slowest of N, under 0.12 s whatever
-#   N), all stores of the gather overlap in one 20 ms wave while N <= STORE_THREADS, and the
-#   normalizations (~1 ms each) spread over the cores. So about 0.15 s at 12, 24 and 48.
-# - A linear cost over a flat one: the ratio climbs with N (limits ~2.4 / 4 / 7x). It stops
-#   climbing once a tier saturates: past STORE_THREADS sensors each extra 48 add a store wave,
-#   and the CPU stage grows as N / cores, so the ratio levels off (here near 21 ms per sensor
-#   over 20 ms / 48 + 1 ms / 2 per sensor, about 20x, reached only in the thousands).
+    checkCount(numSensors, "numSensors")
+    checkExecutor(processPool, "processPool")
+    checkExecutor(threadPool, "threadPool")
+    checkSeed(seed)
+    async with ownedPools() as pools:
+        processes = pools.processes(NORMALIZE_PROCESSES, given=processPool)
+        threads = pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
+        return await _runCorrect(numSensors, processes, threads, seed)
 
 
 async def compareScales(
-    scales: Iterable[int] = DEFAULT_SCALES, *, seed: int | None = None
+    scales: Iterable[int] = DEFAULT_SCALES,
+    *,
+    seed: int | None = None,
+    processPool: Executor | None = None,
 ) -> list[dict]:
     """Naive vs correct at each scale, with the ideal time and the efficiency reached.
 
     Rows: ``sensors, naiveSeconds, correctSeconds, speedup, idealSeconds, efficiency``. The
     pools are made and warmed once, before any timing, so no row pays for process start-up.
-    ``idealSeconds`` is the staged design's critical path: the slowest fetch of that run, plus
-    the normalizations spread over the processes, plus the store waves spread over the threads
-    (the per-normalization cost calibrated once here, in-process); ``efficiency`` is
-    ``idealSeconds / correctSeconds``.
+    ``idealSeconds`` is the staged design's critical path (``_bounds.pipelineCriticalPath``):
+    the slowest fetch of that run, plus the normalizations scheduled on the processes, plus the
+    store waves on the threads; ``efficiency`` is ``idealSeconds / correctSeconds``.
     """
-    scales = tuple(scales)
-    if not scales:
-        raise ValueError("compareScales needs at least one scale, got none")
-    for scale in scales:
-        _checkSensors(scale, name="scale")
-    normalizeSeconds = _calibrateNormalize()
-    rows = []
-    with _pools(None, None) as (processPool, threadPool):
-        await _warm(processPool, threadPool)
-        for sensors in scales:
-            start = time.perf_counter()
-            await runNaivePipeline(sensors, seed=seed)
-            naiveSeconds = time.perf_counter() - start
-            start = time.perf_counter()
-            _, slowestFetch = await _runCorrect(sensors, processPool, threadPool, seed)
-            correctSeconds = time.perf_counter() - start
-            idealSeconds = _idealSeconds(
-                sensors,
-                slowestFetch=slowestFetch,
-                normalizeSeconds=normalizeSeconds,
-                processes=NORMALIZE_PROCESSES,
-                threads=STORE_THREADS,
-            )
-            rows.append(
-                {
-                    "sensors": sensors,
-                    "naiveSeconds": naiveSeconds,
-                    "correctSeconds": correctSeconds,
-                    "speedup": naiveSeconds / correctSeconds,
-                    "idealSeconds": idealSeconds,
-                    "efficiency": idealSeconds / correctSeconds,
-                }
-            )
-    return rows
+    # The measuring and explaining live in their own module, which builds on this one.
+    from ._pipelineDemo import compareScales as compare
 
-
-def _idealSeconds(
-    sensors: int,
-    *,
-    slowestFetch: float,
-    normalizeSeconds: float,
-    processes: int,
-    threads: int,
-    storeSeconds: float = STORE_SECONDS,
-) -> float:
-    """Critical path of the staged design: no stage can start before the previous one ends."""
-    return (
-        slowestFetch
-        + math.ceil(sensors / processes) * normalizeSeconds
-        + math.ceil(sensors / threads) * storeSeconds
-    )
-
-
-def _calibrateNormalize(rounds: int = CALIBRATION_ROUNDS) -> float:
-    """Median seconds of one ``normalizeReading`` here (the median shrugs off a noisy round)."""
-    reading = {"sensorId": -1, "rawValue": SENSOR_MEAN}
-    timings = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        normalizeReading(reading)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
-
-
-async def _warm(processPool: Executor, threadPool: Executor) -> None:
-    """Start every worker before timing: pools spawn processes and threads on first demand."""
-    loop = asyncio.get_running_loop()
-    reading = {"sensorId": -1, "rawValue": SENSOR_MEAN}
-    # One job per process at once makes the pool spawn them all (and import this module).
-    await _gatherAll(
-        loop.run_in_executor(processPool, normalizeReading, reading)
-        for _ in range(NORMALIZE_PROCESSES)
-    )
-    # A wave of store-length sleeps keeps every thread busy, so the pool creates all of them.
-    await _gatherAll(
-        loop.run_in_executor(threadPool, time.sleep, STORE_SECONDS) for _ in range(STORE_THREADS)
-    )
-
-
-def _renderScales(rows: list[dict]) -> str:
-    """The comparison table; ``limit`` is the speedup the ideal time would give."""
-    lines = [
-        "sensors   naive s  correct s  speedup   ideal s  efficiency  limit",
-    ]
-    for row in rows:
-        lines.append(
-            f"{row['sensors']:>7}  {row['naiveSeconds']:>8.3f}  {row['correctSeconds']:>9.3f}"
-            f"  {row['speedup']:>6.2f}x  {row['idealSeconds']:>8.3f}"
-            f"  {row['efficiency']:>10.0%}  {row['naiveSeconds'] / row['idealSeconds']:>4.1f}x"
-        )
-    return "\n".join(lines)
+    return await compare(scales, seed=seed, processPool=processPool)
 
 
 # --- requirement 5: stores through a circuit breaker ----------------------------------------
@@ -371,16 +320,23 @@ async def runStorageBreakerBatches(
     failure draws come from each sensor's own generator and repeat with the seed; how many of
     them are reached, and so the fast-fails, also depend on that finishing order and on time.
     """
-    _checkSensors(batches, name="batches")
-    _checkSensors(sensorsPerBatch, name="sensorsPerBatch")
-    _checkProbability(failureProbability)
+    checkCount(batches, "batches")
+    checkCount(sensorsPerBatch, "sensorsPerBatch")
+    checkProbability(failureProbability, "failureProbability")
+    checkSeed(seed)
+    checkExecutor(processPool, "processPool")
+    checkExecutor(threadPool, "threadPool")
     if breaker is None:
         breaker = CircuitBreaker(BREAKER_FAILURE_THRESHOLD, BREAKER_RESET_SECONDS)
     rows = []
-    with _pools(processPool, threadPool) as (processes, threads):
+    sensorIds = range(sensorsPerBatch)
+    async with ownedPools() as pools:
+        processes = pools.processes(NORMALIZE_PROCESSES, given=processPool)
+        threads = pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
         for batch in range(1, batches + 1):
-            rngs = _sensorRngs(sensorsPerBatch, seed, "batch", batch)
-            readings, _ = await _fetchAll(rngs)
+            rngs = _sensorRngs(sensorIds, seed, "batch", batch)
+            readings, _ = await _fetchAll(sensorIds, rngs)
             normalized = await _normalizeAll(processes, readings)
             outcomes = await _storeThroughBreaker(
                 threads, breaker, normalized, rngs, failureProbability
@@ -422,92 +378,28 @@ async def _storeThroughBreaker(
     return counts
 
 
-def _chanceOfRun(trials: int, probability: float, runLength: int) -> float:
-    """Chance that ``trials`` independent events, each failing with ``probability``, contain
-    ``runLength`` failures in a row somewhere (what it takes to open the breaker)."""
-    # noRun[k]: chance of no full run so far with the current streak of failures at length k.
-    noRun = [1.0] + [0.0] * (runLength - 1)
-    for _ in range(trials):
-        noRun = [(1 - probability) * sum(noRun)] + [
-            probability * noRun[k - 1] for k in range(1, runLength)
-        ]
-    return 1.0 - sum(noRun)
+async def main(seed: int | None = None, *, processPool: Executor | None = None) -> None:
+    """Requirement 4's table, then requirement 5's breaker batches at p = 0.15 and p = 0.5.
 
+    ``processPool``: an executor for the CPU stage (the command line may pass one), used as is.
+    """
+    from ._pipelineDemo import runDemo
 
-def _renderBatches(rows: list[dict]) -> str:
-    lines = ["batch  successes  failures  fastFails  state after"]
-    for row in rows:
-        lines.append(
-            f"{row['batch']:>5}  {row['successes']:>9}  {row['failures']:>8}"
-            f"  {row['fastFails']:>9}  {row['state']}"
-        )
-    totals = {key: sum(row[key] for row in rows) for key in ("successes", "failures", "fastFails")}
-    lines.append(
-        f"total  {totals['successes']:>9}  {totals['failures']:>8}  {totals['fastFails']:>9}"
-    )
-    return "\n".join(lines)
-
-
-def _breakerVerdict(rows: list[dict], failureProbability: float) -> str:
-    """What the batches show, said plainly, with the odds that make it unsurprising."""
-    stores = sum(row["successes"] + row["failures"] + row["fastFails"] for row in rows)
-    threshold = BREAKER_FAILURE_THRESHOLD
-    anyThree = failureProbability**threshold
-    anywhere = _chanceOfRun(stores, failureProbability, threshold)
-    how = "rare" if anywhere < 0.5 else "to be expected"
-    odds = (
-        f"At p = {failureProbability:g}, {threshold} store failures in a row are {how}:"
-        f" {anyThree:.1%} for any {threshold} consecutive stores,\n{anywhere:.0%} for a run"
-        f" anywhere in these {stores}."
-    )
-    fastFails = sum(row["fastFails"] for row in rows)
-    if fastFails:
-        return (
-            f"{odds}\nThis run opened the breaker: {fastFails} stores failed fast, each"
-            f" without calling storeReading or blocking a thread for {STORE_SECONDS * 1000:.0f}"
-            " ms."
-        )
-    return f"{odds}\nThis run never opened the breaker, so no store failed fast."
-
-
-async def main(seed: int | None = None) -> None:
-    """Requirement 4's table, then requirement 5's breaker batches at p = 0.15 and p = 0.5."""
-    print("Naive (all stages inline on the event loop) vs correct (each stage on its tier):")
-    print(_renderScales(await compareScales(seed=seed)))
-    print(
-        "ideal = slowest fetch + normalizations over the processes + store waves over the"
-        " threads;\nefficiency = ideal / correct; limit = naive / ideal. Naive grows ~21 ms per"
-        " sensor while\nthe staged time stays near 0.15 s, so the speedup grows with the scale."
-    )
-    intros = {
-        STORE_FAILURE_PROBABILITY: "Stores through one shared CircuitBreaker",
-        DEMO_FAILURE_PROBABILITY: "Since that is rare at p = 0.15, the same again at p = 0.5,"
-        " where the breaker\nshould open and fail fast",
-    }
-    with _pools(None, None) as (processPool, threadPool):
-        for probability, intro in intros.items():
-            print(
-                f"\n{intro} (threshold {BREAKER_FAILURE_THRESHOLD}, reset"
-                f" {BREAKER_RESET_SECONDS} s),\n{BATCHES} batches of {SENSORS_PER_BATCH}"
-                f" sensors, each store failing with p = {probability:g}:"
-            )
-            rows = await runStorageBreakerBatches(
-                failureProbability=probability,
-                seed=seed,
-                processPool=processPool,
-                threadPool=threadPool,
-            )
-            print(_renderBatches(rows))
-            print(_breakerVerdict(rows, probability))
+    await runDemo(seed, processPool=processPool)
 
 
 # --- plumbing ------------------------------------------------------------------------------
 
 
 async def _gatherAll(aws: Iterable[Awaitable]) -> list:
-    """``asyncio.gather``, but if one fails the rest are cancelled and awaited, not orphaned."""
-    futures = [asyncio.ensure_future(aw) for aw in aws]
+    """``asyncio.gather``, but if one fails the rest are cancelled and awaited, not orphaned.
+
+    That holds while the futures are still being made too: a pool that breaks mid-stage makes
+    the next submit raise, and the ones already made must not be left unawaited.
+    """
+    futures: list[asyncio.Future] = []
     try:
+        futures.extend(asyncio.ensure_future(aw) for aw in aws)
         return await asyncio.gather(*futures)
     except BaseException:
         for future in futures:
@@ -516,35 +408,20 @@ async def _gatherAll(aws: Iterable[Awaitable]) -> list:
         raise
 
 
-@contextlib.contextmanager
-def _pools(
-    processPool: Executor | None, threadPool: Executor | None
-) -> Iterator[tuple[Executor, Executor]]:
-    """The pools to use: the caller's, left open, or new ones shut down on the way out."""
-    with contextlib.ExitStack() as owned:
-        if processPool is None:
-            processPool = owned.enter_context(makeProcessPool(NORMALIZE_PROCESSES))
-        if threadPool is None:
-            threadPool = owned.enter_context(makeThreadPool(STORE_THREADS, _STORE_THREAD_NAME))
-        yield processPool, threadPool
+async def _stage(name: str, aws: Iterable[Awaitable]) -> list:
+    """One stage's gather; a broken pool becomes an error that names the stage."""
+    try:
+        return await _gatherAll(aws)
+    except BrokenExecutor as exc:
+        raise type(exc)(
+            f"pipeline stage {name!r} failed: a worker of its pool died (killed, or crashed),"
+            f" so the pool is broken and cannot finish the stage; start a new pool ({exc})"
+        ) from exc
 
 
-def _sensorRngs(numSensors: int, seed: int | None, *labels: object) -> list:
+def _sensorRngs(sensorIds: range, seed: int | None, *labels: object) -> list:
     """One generator per sensor, so the draws do not depend on scheduling order."""
-    _checkSensors(numSensors)
-    return [derivedRng(seed, *labels, "sensor", i) for i in range(numSensors)]
-
-
-def _checkSensors(count: object, *, name: str = "numSensors") -> None:
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise TypeError(f"{name} must be an int, got {count!r}")
-    if count < 1:
-        raise ValueError(f"{name} must be at least 1, got {count}")
-
-
-def _checkProbability(probability: object) -> None:
-    if not _isReal(probability) or not 0.0 <= probability <= 1.0:
-        raise ValueError(f"failureProbability must be a number in [0, 1], got {probability!r}")
+    return [derivedRng(seed, *labels, "sensor", i) for i in sensorIds]
 
 
 def _isReal(value: object) -> bool:

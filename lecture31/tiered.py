@@ -31,14 +31,8 @@ from concurrent.futures import BrokenExecutor, Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from ._pools import (
-    START_METHOD,
-    WARM_UP_SETTLE_SECONDS,
-    makeProcessPool,
-    makeThreadPool,
-    shutDownPools,
-    startWorkers,
-)
+from ._checks import checkCount, checkExecutor, checkSeed
+from ._pools import detached, ownedPools
 from ._seeding import derivedRng
 
 # main() is left out on purpose: every exercise module has one, and lecture31 re-exports each
@@ -60,10 +54,15 @@ THREAD_POOL_WORKERS = 10
 
 # The homework's number. Real CPU-bound parsing gains nothing from more processes than cores
 # (they only take turns); the simulated parse sleeps instead of computing, so 4 workers overlap
-# even on a 2-core machine. 10 parses of ~3.5 ms on 4 workers take 3 rounds, ~10 ms: that is
-# what the tiered run measures above its critical path (the slowest request's own parse +
-# metadata); more workers would trim it, at ~15-50 ms of start-up each.
+# even on a 2-core machine. 10 parses on 4 workers take 3 waves: the bound in _bounds.py
+# schedules them so, and more workers would trim a wave at the cost of their start-up.
 PROCESS_POOL_WORKERS = 4
+
+# At most this many requests in flight: a run of N requests is gathered in windows of this many,
+# so memory stays flat as N grows (10**7 requests at once would be 10**7 coroutines before the
+# first one runs). Far above the homework's 10 and the benchmarks' 40, which stay one gather; a
+# window this wide keeps 10 threads and 4 processes busy, so it costs no throughput.
+REQUESTS_IN_FLIGHT = 1000
 
 RECORDS_PER_REQUEST = 20
 
@@ -142,6 +141,10 @@ def _parseRecord(index: int, text: object) -> dict:
     idText, valueText, timestamp = fields
     if not _INTEGER.fullmatch(idText):
         raise malformed(f"id {idText!r} is not an integer")
+    try:
+        recordId = int(idText)
+    except ValueError as exc:  # longer than sys.get_int_max_str_digits() allows
+        raise malformed(f"id of {len(idText)} digits is too long to convert ({exc})") from exc
     # NaN and infinities are rejected: they are not readings, and NaN poisons every sum and
     # comparison downstream without an error.
     value = float(valueText) if _DECIMAL.fullmatch(valueText) else math.nan
@@ -155,7 +158,7 @@ def _parseRecord(index: int, text: object) -> dict:
         datetime.date.fromisoformat(timestamp)
     except ValueError as exc:
         raise malformed(f"timestamp {timestamp!r} is not a valid date ({exc})") from exc
-    return {"id": int(idText), "value": value, "timestamp": timestamp}
+    return {"id": recordId, "value": value, "timestamp": timestamp}
 
 
 def parseCsvChunk(chunk: list[str]) -> list[dict]:
@@ -178,11 +181,6 @@ def fetchMetadataBlocking(recordId: int, *, rng: random.Random | None = None) ->
     """The legacy synchronous metadata service: blocks 50-100 ms; runs in the thread pool."""
     time.sleep((rng or random).uniform(*METADATA_SECONDS))
     return {"id": recordId, "label": f"item_{recordId}"}
-
-
-def _checkRequestId(requestId: object) -> None:
-    if isinstance(requestId, bool) or not isinstance(requestId, int):
-        raise TypeError(f"requestId must be an int, got {requestId!r}")
 
 
 def _makeChunk(requestId: int, rng: random.Random | None) -> list[str]:
@@ -228,14 +226,14 @@ async def handleRequest(
     Returns ``{"requestId", "parseCount", "metadata"}``. A failing step raises
     ``RequestFailedError`` naming the request and the step, chained from the cause.
     """
-    _checkRequestId(requestId)
-    for name, pool in (("threadPool", threadPool), ("processPool", processPool)):
-        if not isinstance(pool, Executor):
-            raise TypeError(f"{name} must be a concurrent.futures.Executor, got {pool!r}")
+    checkCount(requestId, "requestId", minimum=0)
+    checkExecutor(threadPool, "threadPool", optional=False)
+    checkExecutor(processPool, "processPool", optional=False)
     chunk = _makeChunk(requestId, rng)
     loop = asyncio.get_running_loop()
     try:
-        records = await loop.run_in_executor(processPool, parseCsvChunk, chunk)
+        # Detached: a cancelled request must not cancel the pool's future (see detached).
+        records = await detached(loop.run_in_executor(processPool, parseCsvChunk, chunk))
     except Exception as exc:
         raise _failure(requestId, "parse", exc) from exc
     # Without an rng this is the homework's call exactly; with one, the thread draws the latency
@@ -248,13 +246,6 @@ async def handleRequest(
     except Exception as exc:
         raise _failure(requestId, "metadata", exc) from exc
     return _combine(requestId, records, metadata)
-
-
-def _checkNumRequests(numRequests: object) -> None:
-    if isinstance(numRequests, bool) or not isinstance(numRequests, int):
-        raise TypeError(f"numRequests must be an int, got {numRequests!r}")
-    if numRequests < 1:
-        raise ValueError(f"numRequests must be >= 1, got {numRequests}")
 
 
 def _collect(outcomes: list, elapsedSeconds: float) -> RunResult:
@@ -280,32 +271,37 @@ async def runTiered(
 
     Pools passed in are used as they are and left open (pass warm pools to time the work, not
     worker start-up). Missing ones are made here (``THREAD_POOL_WORKERS`` threads,
-    ``PROCESS_POOL_WORKERS`` processes) and shut down, workers joined, before this returns.
+    ``PROCESS_POOL_WORKERS`` processes) and shut down before this returns. More than
+    ``REQUESTS_IN_FLIGHT`` requests are gathered that many at a time.
+
+    Cancelled (say by an outer ``asyncio.wait_for``), it returns at once: queued work is
+    cancelled, but a metadata call already blocking its thread cannot be killed; it finishes in
+    the background and only then does its pool's thread exit.
     """
-    _checkNumRequests(numRequests)
+    checkCount(numRequests, "numRequests")
+    checkExecutor(threadPool, "threadPool")
+    checkExecutor(processPool, "processPool")
+    checkSeed(seed)
     start = time.perf_counter()
-    owned: list[Executor] = []
-    if threadPool is None:
-        threadPool = makeThreadPool(THREAD_POOL_WORKERS, "tiered-metadata")
-        owned.append(threadPool)
-    if processPool is None:
-        processPool = makeProcessPool(PROCESS_POOL_WORKERS)
-        owned.append(processPool)
+    outcomes: list[tuple[int, object, float]] = []
+    async with ownedPools() as pools:
+        threads = pools.threads(THREAD_POOL_WORKERS, "tiered-metadata", given=threadPool)
+        processes = pools.processes(PROCESS_POOL_WORKERS, given=processPool)
+        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
 
-    async def timed(requestId: int) -> tuple[int, object, float]:
-        rng = derivedRng(seed, "tiered-request", requestId)
-        try:
-            outcome = await handleRequest(requestId, threadPool, processPool, rng=rng)
-        except Exception as exc:
-            # Kept, not raised: gather must not let one failure hide the other requests.
-            outcome = exc
-        return requestId, outcome, time.perf_counter() - start
+        async def timed(requestId: int) -> tuple[int, object, float]:
+            rng = derivedRng(seed, "tiered-request", requestId)
+            try:
+                outcome = await handleRequest(requestId, threads, processes, rng=rng)
+            except Exception as exc:
+                # Kept, not raised: gather must not let one failure hide the other requests.
+                outcome = exc
+            return requestId, outcome, time.perf_counter() - start
 
-    try:
-        outcomes = await asyncio.gather(*(timed(requestId) for requestId in range(numRequests)))
+        for first in range(0, numRequests, REQUESTS_IN_FLIGHT):
+            window = range(first, min(numRequests, first + REQUESTS_IN_FLIGHT))
+            outcomes += await asyncio.gather(*(timed(requestId) for requestId in window))
         elapsed = time.perf_counter() - start
-    finally:
-        await shutDownPools(*owned)
     return _collect(outcomes, elapsed)
 
 
@@ -315,7 +311,8 @@ def runSequential(numRequests: int = 10, *, seed: int | None = None) -> RunResul
     With the same ``seed`` as ``runTiered`` it parses the same chunks and waits the same
     metadata latencies, so the two elapsed times compare the same work.
     """
-    _checkNumRequests(numRequests)
+    checkCount(numRequests, "numRequests")
+    checkSeed(seed)
     outcomes = []
     start = time.perf_counter()
     for requestId in range(numRequests):
@@ -336,70 +333,12 @@ def runSequential(numRequests: int = 10, *, seed: int | None = None) -> RunResul
     return _collect(outcomes, time.perf_counter() - start)
 
 
-def _describe(run: RunResult, timeLabel: str) -> list[str]:
-    lines = []
-    byId = {result["requestId"]: result for result in run.results}
-    for requestId in sorted([*byId, *run.failures]):
-        if requestId in run.failures:
-            lines.append(f"  request {requestId}: FAILED: {run.failures[requestId]}")
-        else:
-            result = byId[requestId]
-            lines.append(
-                f"  request {requestId}: parsed {result['parseCount']} records, "
-                f"metadata {result['metadata']}  "
-                f"({timeLabel} {run.requestSeconds[requestId]:.3f} s)"
-            )
-    return lines
+async def main(seed: int | None = None, *, processPool: Executor | None = None) -> None:
+    """Print the tiered run on warm pools, the sequential one, the speedup and the bound.
 
-
-async def main(seed: int | None = None) -> None:
-    """Run the tiered version on warm pools, then the sequential one, and print the speedup.
-
-    Without a seed one is drawn and printed, so both versions handle the same work (same
-    values, same metadata latencies) and the run can be repeated.
+    ``processPool``: an executor for the CPU tier (the command line may pass one), used as is.
     """
-    numRequests = 10
-    if seed is None:
-        seed = random.SystemRandom().randrange(2**32)
-    print(
-        f"Exercise 1: {numRequests} requests, seed {seed} "
-        f"(python -m lecture31 tiered --seed {seed} repeats this run)"
-    )
-    threadPool = makeThreadPool(THREAD_POOL_WORKERS, "tiered-metadata")
-    processPool = makeProcessPool(PROCESS_POOL_WORKERS)
-    try:
-        # Start every worker before timing: the homework measures the tiers, not pool start-up.
-        warmStart = time.perf_counter()
-        await asyncio.gather(
-            *map(asyncio.wrap_future, startWorkers(processPool, PROCESS_POOL_WORKERS)),
-            *map(asyncio.wrap_future, startWorkers(threadPool, THREAD_POOL_WORKERS)),
-        )
-        startSeconds = time.perf_counter() - warmStart - WARM_UP_SETTLE_SECONDS
-        tiered = await runTiered(
-            numRequests, threadPool=threadPool, processPool=processPool, seed=seed
-        )
-    finally:
-        await shutDownPools(threadPool, processPool)
-    print(
-        f"pools: {THREAD_POOL_WORKERS} threads, {PROCESS_POOL_WORKERS} processes "
-        f"({START_METHOD}); their workers started in {startSeconds:.3f} s, before timing"
-    )
-    print("tiered (asyncio loop + process pool + thread pool, warm pools):")
-    print("\n".join(_describe(tiered, "done at")))
-    # Deliberately on the loop's own thread and blocking: this is the no-executor baseline.
-    sequential = runSequential(numRequests, seed=seed)
-    print("sequential (one thread, no executor):")
-    print("\n".join(_describe(sequential, "took")))
-    print(f"tiered time (warm pools):  {tiered.elapsedSeconds:.3f} s")
-    print(f"sequential time:           {sequential.elapsedSeconds:.3f} s")
-    speedup = sequential.elapsedSeconds / tiered.elapsedSeconds
-    print(f"speedup = synchronous_time / async_time = {speedup:.1f}x")
-    if sequential.requestSeconds:
-        slowest = max(sequential.requestSeconds, key=sequential.requestSeconds.__getitem__)
-        print(
-            f"critical path (slowest request's own parse + metadata, request {slowest}): "
-            f"{sequential.requestSeconds[slowest]:.3f} s; the tiered run cannot beat it"
-        )
-    for label, run in (("tiered", tiered), ("sequential", sequential)):
-        if run.failures:
-            print(f"{label}: {len(run.failures)} request(s) failed: {run.failedRequestIds}")
+    # The presentation lives in its own module, which builds on this one.
+    from ._tieredDemo import runDemo
+
+    await runDemo(seed, processPool=processPool)

@@ -1,10 +1,12 @@
-"""Test doubles shared by the tests: a clock that moves only when told, a service error, and
-the one helper that trips a breaker."""
+"""Test doubles shared by the tests: a clock that moves only when told, a service error, the
+one helper that trips a breaker, and pools that record what they were handed."""
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
+from lecture31._pools import processContext
 from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker
 
 Breaker = TypeVar("Breaker", CircuitBreaker, AsyncCircuitBreaker)
@@ -56,3 +58,30 @@ def trip(breaker: Breaker, times: int | None = None, *, clock: FakeClock | None 
     if clock is not None:
         clock.advance(breaker.resetTimeoutSeconds)
     return breaker
+
+
+# --- Recording pools: real executors that remember what they were handed ------------------
+
+
+class RecordingProcessPool(ProcessPoolExecutor):
+    """A real process pool (the package's start method) that records every (fn, args, kwargs)."""
+
+    def __init__(self, maxWorkers: int = 2) -> None:
+        super().__init__(max_workers=maxWorkers, mp_context=processContext())
+        self.calls: list[tuple] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.calls.append((fn, args, kwargs))
+        return super().submit(fn, *args, **kwargs)
+
+
+class RecordingThreadPool(ThreadPoolExecutor):
+    """A real thread pool that records every (fn, args, kwargs) it was handed."""
+
+    def __init__(self, maxWorkers: int = 10, name: str = "recording") -> None:
+        super().__init__(max_workers=maxWorkers, thread_name_prefix=name)
+        self.calls: list[tuple] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.calls.append((fn, args, kwargs))
+        return super().submit(fn, *args, **kwargs)
