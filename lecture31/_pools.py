@@ -23,6 +23,8 @@ import threading
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
+from ._lifecycle import lifelineArgs, workerInitializer
+
 __all__ = (
     "FORKSERVER_PRELOAD",
     "START_METHOD",
@@ -73,8 +75,17 @@ def processContext() -> multiprocessing.context.BaseContext:
 
 
 def makeProcessPool(maxWorkers: int) -> ProcessPoolExecutor:
-    """A process pool using ``START_METHOD``. Workers start on demand, at the first submits."""
-    return ProcessPoolExecutor(max_workers=maxWorkers, mp_context=processContext())
+    """A process pool using ``START_METHOD``. Workers start on demand, at the first submits.
+
+    Workers ignore Ctrl-C and exit if this process dies without shutting the pool down
+    (``lecture31._lifecycle``).
+    """
+    return ProcessPoolExecutor(
+        max_workers=maxWorkers,
+        mp_context=processContext(),
+        initializer=workerInitializer,
+        initargs=lifelineArgs(),
+    )
 
 
 def makeThreadPool(maxWorkers: int, name: str) -> ThreadPoolExecutor:
