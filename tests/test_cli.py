@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import types
 
 import pytest
 
@@ -30,12 +29,6 @@ def test_non_integer_seed_is_a_usage_error(capsys):
         cli.main(["tiered", "--seed", "abc"])
     assert exit_info.value.code == 2
     assert "--seed" in capsys.readouterr().err
-
-
-def test_exercise_without_main_says_it_is_not_built(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "lecture31.fanout", types.ModuleType("lecture31.fanout"))
-    assert cli.main(["fanout"]) == 1
-    assert "exercise 'fanout' is not built yet" in capsys.readouterr().err
 
 
 def test_module_runs_as_a_program():
