@@ -14,15 +14,17 @@ resource tracker's pipe. One blocked worker keeps all three alive. So the parent
 pools down (SIGTERM's default action kills it before any ``finally`` runs), and a worker must
 have its own way to see the parent go.
 
-Workers ignore SIGINT: Ctrl-C in a terminal goes to the whole process group, and the parent
-alone decides what an interrupt means; a worker that died of it would print a traceback and
-break the pool before the parent could shut it down in order.
+Workers ignore SIGINT from birth (``workerOptions``): Ctrl-C in a terminal goes to the whole
+process group, and the parent alone decides what an interrupt means; a worker that died of it
+would print a traceback and break the pool before the parent could shut it down in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing.context
+import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -30,7 +32,7 @@ from collections.abc import Coroutine
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, TypeVar
 
-__all__ = ("Terminated", "lifelineArgs", "runMain", "workerInitializer")
+__all__ = ("Terminated", "lifelineArgs", "runMain", "workerInitializer", "workerOptions")
 
 T = TypeVar("T")
 
@@ -111,6 +113,29 @@ def runMain(coro: Coroutine[Any, Any, T]) -> T:
 # worker gets a copy of. Nothing is ever written; the read returns EOF when this process is gone.
 _lifeline: tuple[int, Connection, Connection] | None = None
 _lifelineLock = threading.Lock()
+
+
+def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any]:
+    """``ProcessPoolExecutor`` keywords that make its workers ignore Ctrl-C and watch the parent.
+
+    The initializer runs only once a worker has started, and a Ctrl-C that lands before that
+    kills the worker and breaks the pool. So the fork server is started here, from the main
+    thread, with SIGINT ignored: an ignored signal stays ignored across exec, the server keeps
+    it as its own default, and every worker it forks is born ignoring Ctrl-C.
+    """
+    if context.get_start_method() == "forkserver":
+        _startForkServerIgnoringSigint()
+    return {"initializer": workerInitializer, "initargs": lifelineArgs()}
+
+
+def _startForkServerIgnoringSigint() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal dispositions can only be changed here; the initializer still applies
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()  # a no-op once it runs
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def lifelineArgs() -> tuple[Connection]:

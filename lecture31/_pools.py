@@ -23,7 +23,7 @@ import threading
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from ._lifecycle import lifelineArgs, workerInitializer
+from ._lifecycle import workerOptions
 
 __all__ = (
     "FORKSERVER_PRELOAD",
@@ -80,12 +80,8 @@ def makeProcessPool(maxWorkers: int) -> ProcessPoolExecutor:
     Workers ignore Ctrl-C and exit if this process dies without shutting the pool down
     (``lecture31._lifecycle``).
     """
-    return ProcessPoolExecutor(
-        max_workers=maxWorkers,
-        mp_context=processContext(),
-        initializer=workerInitializer,
-        initargs=lifelineArgs(),
-    )
+    context = processContext()
+    return ProcessPoolExecutor(max_workers=maxWorkers, mp_context=context, **workerOptions(context))
 
 
 def makeThreadPool(maxWorkers: int, name: str) -> ThreadPoolExecutor:
