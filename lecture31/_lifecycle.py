@@ -1,7 +1,8 @@
 """How a run ends: SIGTERM and Ctrl-C become cancellation, and workers outlive no parent.
 
     SIGTERM --> cancel the main task --> finally blocks shut the pools --> Terminated (exit 143)
-    Ctrl-C  --> asyncio.Runner cancels the main task --> the same --> KeyboardInterrupt (130)
+    Ctrl-C  --> the same --> KeyboardInterrupt (exit 130)
+    cleanup over STOP_GRACE_SECONDS, or a second signal --> one line, os._exit(128 + signal)
     parent killed outright (SIGKILL, crash), nothing cleaned up:
         each worker's lifeline pipe reads EOF --> the worker exits --> the fork server's
         "alive" pipe closes (every worker held a copy) --> it exits --> the resource tracker
@@ -41,20 +42,48 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
+# How long the run's own cleanup may take after the first SIGTERM or Ctrl-C before the process
+# exits anyway. Shutting the pools takes well under a second (a worker finishes the task in
+# hand, a thread its blocking call); the bound is for what should not happen, such as a broken
+# pool whose shutdown never returns (3.11's executor can hang joining it). Exiting then still
+# leaves no orphan: the workers' lifelines end them. A second signal exits at once.
+STOP_GRACE_SECONDS = 5.0
+
+_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
 class Terminated(Exception):
     """Raised by ``runMain`` once a SIGTERM has cancelled the run and its cleanup has finished."""
 
 
-class _CancelOnSigterm:
-    """A SIGTERM handler that does to the main task what ``asyncio.Runner`` does on Ctrl-C."""
+def _exitNow(signum: int, why: str) -> None:
+    """Leave without cleanup: one line on stderr (a raw write, no lock), then ``os._exit``."""
+    os.write(2, f"lecture31: {_NAMES[signum]}; {why}\n".encode())
+    os._exit(128 + signum)
 
-    def __init__(self) -> None:
-        self.received = False
+
+class _StopOnSignal:
+    """SIGTERM and Ctrl-C handler: cancel the main task (as ``asyncio.Runner`` does on Ctrl-C),
+    give its cleanup ``graceSeconds``, and exit at once on a second signal."""
+
+    def __init__(self, graceSeconds: float) -> None:
+        self.signum: int | None = None
+        self._graceSeconds = graceSeconds
+        self._timer: threading.Timer | None = None
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
-        self.received = True
+        if self.signum is not None:
+            _exitNow(signum, "exiting at once, without cleanup")
+        self.signum = signum
+        self._timer = threading.Timer(
+            self._graceSeconds,
+            _exitNow,
+            args=(signum, f"cleanup took over {self._graceSeconds:g} s, exiting anyway"),
+        )
+        self._timer.daemon = True
+        self._timer.start()
         self._cancel()
 
     def _cancel(self) -> None:
@@ -63,48 +92,65 @@ class _CancelOnSigterm:
             # Wake the loop if it sits in select() with a long timeout, as Runner does.
             self._loop.call_soon_threadsafe(lambda: None)
 
+    def stopTimer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def raiseIfStopped(self) -> None:
+        if self.signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.signum == signal.SIGTERM:
+            raise Terminated("terminated by SIGTERM")
+
     async def guard(self, coro: Coroutine[Any, Any, T]) -> T:
         self._task = asyncio.current_task()
         self._loop = asyncio.get_running_loop()
-        if self.received:  # arrived before the task existed
+        if self.signum is not None:  # arrived before the task existed
             self._cancel()
         return await coro
 
 
-def runMain(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, with SIGTERM handled the way the runner handles Ctrl-C.
+def runMain(coro: Coroutine[Any, Any, T], *, graceSeconds: float = STOP_GRACE_SECONDS) -> T:
+    """``asyncio.run(coro)``, where SIGTERM and Ctrl-C cancel the run and wait for its cleanup.
 
-    SIGTERM cancels the main task, so every ``finally`` and ``async with`` in it runs and shuts
-    its pools; then ``Terminated`` is raised, also when the run failed after the signal. Ctrl-C
-    raises ``KeyboardInterrupt`` after the same cleanup (a second Ctrl-C interrupts at once, as
-    with ``asyncio.run``). Outside the main thread signals cannot be handled, and this is plain
-    ``asyncio.run``.
+    The main task is cancelled, so every ``finally`` and ``async with`` in it runs and shuts its
+    pools; then ``Terminated`` (SIGTERM) or ``KeyboardInterrupt`` (Ctrl-C) is raised, also when
+    the run failed or finished after the signal. Cleanup longer than ``graceSeconds``, or a
+    second signal, ends the process with one line and exit status 128 + signal. Outside the
+    main thread signals cannot be handled, and this is plain ``asyncio.run``; an ignored
+    SIGINT (a background job) stays ignored.
     """
-    handler = _CancelOnSigterm()
-    inMainThread = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if inMainThread else None
-    if inMainThread:
-        signal.signal(signal.SIGTERM, handler)
+    handler = _StopOnSignal(graceSeconds)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.default_int_handler  # so Runner keeps out
+        for signum in previous:
+            signal.signal(signum, handler)
     try:
         with asyncio.Runner() as runner:
             try:
                 result = runner.run(handler.guard(coro))
             except asyncio.CancelledError:
-                if not handler.received:
+                if handler.signum is None:
                     raise
             except Exception as exc:
-                # A SIGTERM sent to the whole process group also kills the workers and the fork
+                # A signal sent to the whole process group also reaches the workers and the fork
                 # server, so the run may fail (BrokenProcessPool) before the cancel lands. The
                 # cause is the signal, and that is what gets reported; the error stays chained.
-                if not handler.received:
+                if handler.signum is None:
                     raise
-                raise Terminated("terminated by SIGTERM") from exc
+                try:
+                    handler.raiseIfStopped()
+                except BaseException as stop:
+                    raise stop from exc
     finally:
-        if inMainThread:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-    if handler.received:
-        # Also when the run finished before the cancel could land: the caller asked us to stop.
-        raise Terminated("terminated by SIGTERM")
+        handler.stopTimer()
+        for signum, before in previous.items():
+            signal.signal(signum, signal.SIG_DFL if before is None else before)
+    # Also when the run finished before the cancel could land: the user asked us to stop.
+    handler.raiseIfStopped()
     return result
 
 

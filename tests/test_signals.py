@@ -80,6 +80,58 @@ def test_without_a_signal_the_result_comes_back_and_the_sigterm_handler_is_resto
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_ctrl_c_cancels_the_run_lets_its_cleanup_finish_and_raises_keyboard_interrupt():
+    cleanedUp = []
+
+    async def run():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        finally:
+            cleanedUp.append(True)
+
+    with pytest.raises(KeyboardInterrupt):
+        _lifecycle.runMain(run())
+    assert cleanedUp == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+_STUCK_CLEANUP = """
+import asyncio, os, signal, sys, time
+from lecture31 import _lifecycle
+async def run():
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(30)
+    finally:
+        if sys.argv[1] == "again":
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # a cleanup that never ends
+_lifecycle.runMain(run(), graceSeconds=0.5)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "line"),
+    [
+        ("wait", "cleanup took over 0.5 s, exiting anyway"),
+        ("again", "exiting at once, without cleanup"),
+    ],
+)
+def test_a_stuck_cleanup_ends_after_the_grace_period_or_a_second_signal(how, line):
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _STUCK_CLEANUP, how],
+        capture_output=True,
+        text=True,
+        timeout=EXIT_TIMEOUT,
+    )
+    assert done.returncode == 143
+    assert done.stderr == f"lecture31: terminated (SIGTERM); {line}\n"
+    assert time.monotonic() - started < EXIT_TIMEOUT / 2
+
+
 def test_an_error_without_a_signal_propagates_unchanged():
     async def run():
         raise ZeroDivisionError
