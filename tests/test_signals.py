@@ -6,6 +6,8 @@ process pool has workers, send the signal, and then look for every process of th
 """
 
 import asyncio
+import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -80,7 +82,17 @@ def test_without_a_signal_the_result_comes_back_and_the_sigterm_handler_is_resto
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_ctrl_c_cancels_the_run_lets_its_cleanup_finish_and_raises_keyboard_interrupt():
+@pytest.fixture
+def sigintHandled():
+    """Ctrl-C as an interactive Python has it, even when this run ignores SIGINT (background)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_the_run_lets_its_cleanup_finish_and_raises_keyboard_interrupt(
+    sigintHandled,
+):
     cleanedUp = []
 
     async def run():
@@ -224,18 +236,34 @@ def _describe(pids):
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _sigintNotIgnoredAcrossExec():
+    """Started as a background job (``cmd &``, some CI runners), this process ignores SIGINT and
+    so would its children: the program under test would rightly keep ignoring Ctrl-C. A handled
+    signal is reset to the default by exec, so handle it while the child starts."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Program:
     """``python -m lecture31 ARGS`` in a new session; whatever is left is killed at the end."""
 
     def __init__(self, *args, stdout=subprocess.DEVNULL, env=None):
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lecture31", *args],
-            stdout=stdout,
-            stderr=self.stderr,
-            start_new_session=True,
-            env=env,
-        )
+        with _sigintNotIgnoredAcrossExec():
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lecture31", *args],
+                stdout=stdout,
+                stderr=self.stderr,
+                start_new_session=True,
+                env=env,
+            )
         self.pid = self.process.pid
 
     def waitForWorkers(self):
@@ -357,3 +385,52 @@ def test_closing_stdout_early_exits_quietly_like_head_does(program, exercise):
     assert run.wait() == 1
     assert run.errorText() == ""
     assert run.survivors() == ""
+
+
+# --- the README's Reliability figures: python tests/test_signals.py [TRIALS] -------------------
+
+_SCENARIOS = [
+    ("pipeline", "SIGTERM", "parent"),
+    ("tiered", "SIGTERM", "parent"),
+    ("pipeline", "SIGINT", "group"),
+    ("tiered", "SIGINT", "group"),
+    ("pipeline", "SIGINT", "parent"),
+    ("pipeline", "SIGKILL", "parent"),
+    ("pipeline", "SIGTERM", "group"),
+]
+
+
+def _trial(exercise, signum, target):
+    run = Program(exercise, "--seed", "1")
+    try:
+        run.waitForWorkers()
+        sent = time.monotonic()
+        (os.killpg if target == "group" else os.kill)(run.pid, signum)
+        try:
+            status = run.process.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            status = "hang"
+        exited = time.monotonic() - sent
+        survivors = run.survivors()
+        return status, exited, time.monotonic() - sent, bool(survivors), run.errorText()
+    finally:
+        run.close()
+
+
+def _printTrials(trials):
+    print("| run | signal to | trials | exit status | slowest exit | all gone by | survivors |")
+    print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
+    for exercise, name, target in _SCENARIOS:
+        rows = [_trial(exercise, getattr(signal, name), target) for _ in range(trials)]
+        statuses = ", ".join(
+            f"{s} x{n}" for s, n in sorted(collections.Counter(str(r[0]) for r in rows).items())
+        )
+        print(
+            f"| {exercise} | {name} to the {target} | {trials} | {statuses}"
+            f" | {max(r[1] for r in rows):.2f} s | {max(r[2] for r in rows):.2f} s"
+            f" | {sum(r[3] for r in rows)} |"
+        )
+
+
+if __name__ == "__main__":
+    _printTrials(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
