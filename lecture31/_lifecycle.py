@@ -64,12 +64,18 @@ def _exitNow(signum: int, why: str) -> None:
 
 class _StopOnSignal:
     """SIGTERM and Ctrl-C handler: cancel the main task (as ``asyncio.Runner`` does on Ctrl-C),
-    give its cleanup ``graceSeconds``, and exit at once on a second signal."""
+    give its cleanup ``graceSeconds``, and exit at once on a second signal.
+
+    The grace period is kept by a watchdog thread started before any signal: a handler must not
+    start a thread itself, since it may interrupt the main thread inside ``Thread.start``.
+    """
 
     def __init__(self, graceSeconds: float) -> None:
         self.signum: int | None = None
         self._graceSeconds = graceSeconds
-        self._timer: threading.Timer | None = None
+        self._stopping = threading.Event()  # a signal arrived, or the run is over
+        self._finished = threading.Event()  # the run is over
+        self._watchdog: threading.Thread | None = None
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -77,24 +83,32 @@ class _StopOnSignal:
         if self.signum is not None:
             _exitNow(signum, "exiting at once, without cleanup")
         self.signum = signum
-        self._timer = threading.Timer(
-            self._graceSeconds,
-            _exitNow,
-            args=(signum, f"cleanup took over {self._graceSeconds:g} s, exiting anyway"),
-        )
-        self._timer.daemon = True
-        self._timer.start()
+        self._stopping.set()
         self._cancel()
+
+    def startWatchdog(self) -> None:
+        self._watchdog = threading.Thread(
+            target=self._watch, name="lecture31-stop-watchdog", daemon=True
+        )
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        self._stopping.wait()
+        if not self._finished.wait(self._graceSeconds):
+            why = f"cleanup took over {self._graceSeconds:g} s, exiting anyway"
+            _exitNow(self.signum, why)
+
+    def stopWatchdog(self) -> None:
+        self._finished.set()
+        self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
 
     def _cancel(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             # Wake the loop if it sits in select() with a long timeout, as Runner does.
             self._loop.call_soon_threadsafe(lambda: None)
-
-    def stopTimer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
 
     def raiseIfStopped(self) -> None:
         if self.signum == signal.SIGINT:
@@ -126,6 +140,7 @@ def runMain(coro: Coroutine[Any, Any, T], *, graceSeconds: float = STOP_GRACE_SE
         previous[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             previous[signal.SIGINT] = signal.default_int_handler  # so Runner keeps out
+        handler.startWatchdog()
         for signum in previous:
             signal.signal(signum, handler)
     try:
@@ -146,9 +161,9 @@ def runMain(coro: Coroutine[Any, Any, T], *, graceSeconds: float = STOP_GRACE_SE
                 except BaseException as stop:
                     raise stop from exc
     finally:
-        handler.stopTimer()
         for signum, before in previous.items():
             signal.signal(signum, signal.SIG_DFL if before is None else before)
+        handler.stopWatchdog()
     # Also when the run finished before the cancel could land: the user asked us to stop.
     handler.raiseIfStopped()
     return result

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -78,8 +79,10 @@ def test_without_a_signal_the_result_comes_back_and_the_sigterm_handler_is_resto
         assert signal.getsignal(signal.SIGTERM) is not before
         return 42
 
+    threadsBefore = set(threading.enumerate())
     assert _lifecycle.runMain(run()) == 42
     assert signal.getsignal(signal.SIGTERM) is before
+    assert set(threading.enumerate()) == threadsBefore  # the watchdog is joined
 
 
 @pytest.fixture
@@ -167,8 +170,6 @@ def test_pool_workers_ignore_sigint_and_hold_a_lifeline():
 
 
 def _threadNames():
-    import threading
-
     return [thread.name for thread in threading.enumerate()]
 
 
