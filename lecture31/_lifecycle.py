@@ -190,6 +190,7 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
 
 
 def _startForkServerIgnoringSigint() -> None:
+    # A Ctrl-C in the few milliseconds of the server's spawn is lost (ignored), once per process.
     if threading.current_thread() is not threading.main_thread():
         return  # signal dispositions can only be changed here; the initializer still applies
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
