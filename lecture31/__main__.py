@@ -8,6 +8,7 @@ worker has exited before the one-line message (``lecture31._lifecycle``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib
 import json
@@ -150,6 +151,9 @@ async def _runExercises(plan: _Plan) -> None:
     async with contextlib.AsyncExitStack() as stack:
         processPool = await _openCpuExecutor(stack, plan) if plan.cpu is not None else None
         for name in plan.names:
+            if asyncio.current_task().cancelling():
+                # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
+                raise asyncio.CancelledError
             module = importlib.import_module(f"lecture31.{name}")
             keywords: dict[str, Any] = {"seed": plan.seed}
             if processPool is not None and name in CPU_EXERCISES:

@@ -4,7 +4,10 @@ The exercises' ``main`` functions and ``lecture31.cluster`` are replaced by reco
 tests are about what the command line passes on and how it ends, not about the exercises.
 """
 
+import asyncio
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import types
@@ -254,6 +257,23 @@ def test_ctrl_c_in_an_exercise_is_one_line_and_exit_130(recorder, capsys):
     sys.modules["lecture31.fanout"].main = recorder.mainFor("fanout", raises=KeyboardInterrupt)
     assert cli.main(["all"]) == 130
     assert capsys.readouterr().err == "lecture31: interrupted\n"
+    assert [name for name, _ in recorder.calls] == ["tiered", "fanout"]
+
+
+def test_sigterm_stops_before_the_next_exercise_even_if_one_swallows_the_cancel(recorder, capsys):
+    async def swallowing(**keywords):
+        recorder.calls.append(("fanout", keywords))
+        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return  # lost, as 3.11's wait_for can lose it
+
+    sys.modules["lecture31.fanout"].main = swallowing
+    assert cli.main(["all"]) == 143
+    assert capsys.readouterr().err == (
+        "lecture31: terminated (SIGTERM); child processes shut down\n"
+    )
     assert [name for name, _ in recorder.calls] == ["tiered", "fanout"]
 
 
