@@ -40,6 +40,8 @@ from ._checks import checkCount, checkExecutor
 
 T = TypeVar("T")
 
+from ._lifecycle import workerOptions
+
 __all__ = (
     "FORKSERVER_PRELOAD",
     "START_METHOD",
@@ -94,8 +96,13 @@ def processContext() -> multiprocessing.context.BaseContext:
 
 
 def makeProcessPool(maxWorkers: int) -> ProcessPoolExecutor:
-    """A process pool using ``START_METHOD``. Workers start on demand, at the first submits."""
-    return ProcessPoolExecutor(max_workers=maxWorkers, mp_context=processContext())
+    """A process pool using ``START_METHOD``. Workers start on demand, at the first submits.
+
+    Workers ignore Ctrl-C and exit if this process dies without shutting the pool down
+    (``lecture31._lifecycle``).
+    """
+    context = processContext()
+    return ProcessPoolExecutor(max_workers=maxWorkers, mp_context=context, **workerOptions(context))
 
 
 def makeThreadPool(maxWorkers: int, name: str) -> ThreadPoolExecutor:

@@ -1,5 +1,13 @@
-"""The command line: ``python -m lecture31 [exercise] [--seed N]``."""
+"""The command line: ``python -m lecture31 [exercise] [--seed N] [--cpu ...] [--workload ...]``.
 
+The exercises' ``main`` functions and ``lecture31.cluster`` are replaced by recorders here: these
+tests are about what the command line passes on and how it ends, not about the exercises.
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import types
@@ -8,34 +16,272 @@ import pytest
 
 from lecture31 import __main__ as cli
 
+HOMEWORK = ("tiered", "fanout", "breaker", "pipeline")
 
-def test_help_lists_every_exercise(capsys):
+
+class Recorder:
+    """Stands in for every exercise's ``main``: records who was called with what."""
+
+    def __init__(self):
+        self.calls = []
+
+    def mainFor(self, name, *, raises=None):
+        async def main(**keywords):
+            self.calls.append((name, keywords))
+            if raises is not None:
+                raise raises
+
+        return main
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    recorder = Recorder()
+    for name in (*HOMEWORK, "tiers"):
+        module = types.ModuleType(f"lecture31.{name}")
+        module.main = recorder.mainFor(name)
+        monkeypatch.setitem(sys.modules, f"lecture31.{name}", module)
+    return recorder
+
+
+class FakeCluster:
+    """Stands in for ``lecture31.cluster``: records each ``cpuExecutor`` and when it closed."""
+
+    def __init__(self, *, asynchronous=False):
+        self.opened = []
+        self.closed = 0
+        self.executor = object()
+        self.asynchronous = asynchronous
+
+    def cpuExecutor(self, kind="process", *, address=None, workers=None):
+        self.opened.append((kind, address))
+        if self.asynchronous:
+            return self._asyncManager()
+        return self._syncManager()
+
+    @contextlib.contextmanager
+    def _syncManager(self):
+        try:
+            yield self.executor
+        finally:
+            self.closed += 1
+
+    @contextlib.asynccontextmanager
+    async def _asyncManager(self):
+        try:
+            yield self.executor
+        finally:
+            self.closed += 1
+
+
+def installCluster(monkeypatch, cluster):
+    module = types.ModuleType("lecture31.cluster")
+    module.cpuExecutor = cluster.cpuExecutor
+    monkeypatch.setitem(sys.modules, "lecture31.cluster", module)
+
+
+def usageError(capsys, argv):
+    with pytest.raises(SystemExit) as exitInfo:
+        cli.main(argv)
+    assert exitInfo.value.code == 2
+    return capsys.readouterr().err
+
+
+# --- help and usage -------------------------------------------------------------------------
+
+
+def test_help_lists_every_exercise_and_option(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("tiered", "fanout", "breaker", "pipeline", "all", "--seed"):
+    for name in (*HOMEWORK, "tiers", "all", "--seed", "--cpu", "--scheduler", "--workload"):
         assert name in out
 
 
 def test_unknown_exercise_is_a_usage_error_with_exit_status_2(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["quantum"])
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'quantum'" in capsys.readouterr().err
+    assert "invalid choice: 'quantum'" in usageError(capsys, ["quantum"])
 
 
 def test_non_integer_seed_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["tiered", "--seed", "abc"])
-    assert exit_info.value.code == 2
-    assert "--seed" in capsys.readouterr().err
+    assert "--seed" in usageError(capsys, ["tiered", "--seed", "abc"])
 
 
-def test_exercise_without_main_says_it_is_not_built(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "lecture31.fanout", types.ModuleType("lecture31.fanout"))
-    assert cli.main(["fanout"]) == 1
-    assert "exercise 'fanout' is not built yet" in capsys.readouterr().err
+def test_unknown_cpu_kind_is_a_usage_error(capsys):
+    assert "invalid choice: 'gpu'" in usageError(capsys, ["pipeline", "--cpu", "gpu"])
+
+
+@pytest.mark.parametrize("exercise", ["fanout", "breaker"])
+def test_cpu_option_is_refused_where_no_process_pool_is_used(recorder, capsys, exercise):
+    err = usageError(capsys, [exercise, "--cpu", "process"])
+    assert "--cpu applies to the exercises with a process pool" in err
+    assert repr(exercise) in err
+    assert recorder.calls == []
+
+
+def test_scheduler_without_cpu_dask_is_a_usage_error(recorder, capsys):
+    err = usageError(capsys, ["pipeline", "--cpu", "process", "--scheduler", "tcp://h:8786"])
+    assert "--scheduler needs --cpu dask" in err
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "extra", [["--workload", "pkg.mod:fn"], ["--workload", "pkg.mod:fn", "--args", "[1]"]]
+)
+def test_workload_options_are_refused_outside_tiers(recorder, capsys, extra):
+    assert "apply to tiers only, not 'tiered'" in usageError(capsys, ["tiered", *extra])
+    assert recorder.calls == []
+
+
+def test_args_without_a_workload_is_a_usage_error(recorder, capsys):
+    assert "--args needs --workload" in usageError(capsys, ["tiers", "--args", "[1]"])
+
+
+def test_bad_json_in_args_is_one_line_and_exit_2(recorder, capsys):
+    status = cli.main(["tiers", "--workload", "pkg.mod:fn", "--args", "{'a': 1}"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1
+    assert err.startswith("lecture31: --args is not valid JSON (")
+    assert "{'a': 1}" in err
+    assert recorder.calls == []
+
+
+# --- what each exercise is given ------------------------------------------------------------
+
+
+def test_all_runs_the_four_homework_exercises_in_order_and_not_tiers(recorder, capsys):
+    assert cli.main(["--seed", "5"]) == 0
+    assert recorder.calls == [(name, {"seed": 5}) for name in HOMEWORK]
+    assert capsys.readouterr().out.count("=== Exercise") == 4
+
+
+def test_one_exercise_gets_only_the_seed_when_no_option_is_given(recorder):
+    assert cli.main(["pipeline"]) == 0
+    assert recorder.calls == [("pipeline", {"seed": None})]
+
+
+def test_cpu_dask_opens_the_cluster_executor_and_passes_it_as_the_process_pool(
+    recorder, monkeypatch
+):
+    cluster = FakeCluster()
+    installCluster(monkeypatch, cluster)
+    assert cli.main(["pipeline", "--cpu", "dask", "--scheduler", "tcp://h:8786"]) == 0
+    assert cluster.opened == [("dask", "tcp://h:8786")]
+    assert recorder.calls == [("pipeline", {"seed": None, "processPool": cluster.executor})]
+    assert cluster.closed == 1
+
+
+def test_an_async_cpu_executor_is_entered_and_closed_too(recorder, monkeypatch):
+    cluster = FakeCluster(asynchronous=True)
+    installCluster(monkeypatch, cluster)
+    assert cli.main(["tiered", "--cpu", "process"]) == 0
+    assert cluster.opened == [("process", None)]
+    assert recorder.calls == [("tiered", {"seed": None, "processPool": cluster.executor})]
+    assert cluster.closed == 1
+
+
+def test_with_all_one_executor_goes_to_the_exercises_that_use_a_process_pool(recorder, monkeypatch):
+    cluster = FakeCluster()
+    installCluster(monkeypatch, cluster)
+    assert cli.main(["all", "--cpu", "process", "--seed", "2"]) == 0
+    assert len(cluster.opened) == 1
+    pool = {"processPool": cluster.executor}
+    assert recorder.calls == [
+        ("tiered", {"seed": 2, **pool}),
+        ("fanout", {"seed": 2}),
+        ("breaker", {"seed": 2}),
+        ("pipeline", {"seed": 2, **pool}),
+    ]
+
+
+def test_the_cpu_executor_is_closed_when_the_exercise_fails(recorder, monkeypatch):
+    cluster = FakeCluster()
+    installCluster(monkeypatch, cluster)
+    sys.modules["lecture31.pipeline"].main = recorder.mainFor("pipeline", raises=OSError("x"))
+    with pytest.raises(OSError, match="x"):
+        cli.main(["pipeline", "--cpu", "process"])
+    assert cluster.closed == 1
+
+
+def test_a_missing_cluster_module_or_extra_is_one_line_and_exit_2(recorder, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "lecture31.cluster", None)  # import raises ImportError
+    assert cli.main(["pipeline", "--cpu", "dask"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("lecture31: --cpu dask: ")
+    assert recorder.calls == []
+
+
+def test_tiers_gets_the_workload_and_its_parsed_args(recorder):
+    argv = ["tiers", "--workload", "pkg.mod:fn", "--args", '[1, {"n": 2}]', "--seed", "3"]
+    assert cli.main(argv) == 0
+    assert recorder.calls == [
+        ("tiers", {"seed": 3, "workload": "pkg.mod:fn", "args": [1, {"n": 2}]})
+    ]
+
+
+def test_tiers_gets_no_args_keyword_when_args_is_not_given(recorder):
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 0
+    assert recorder.calls == [("tiers", {"seed": None, "workload": "pkg.mod:fn"})]
+
+
+def test_a_json_null_args_is_forwarded_as_given(recorder):
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn", "--args", "null"]) == 0
+    assert recorder.calls == [("tiers", {"seed": None, "workload": "pkg.mod:fn", "args": None})]
+
+
+def test_a_workload_error_from_tiers_is_one_line_and_exit_2(recorder, capsys):
+    class WorkloadError(Exception):
+        pass
+
+    tiers = sys.modules["lecture31.tiers"]
+    tiers.WorkloadError = WorkloadError
+    tiers.main = recorder.mainFor("tiers", raises=WorkloadError("pkg.mod:fn is not picklable"))
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 2
+    assert capsys.readouterr().err == "lecture31: pkg.mod:fn is not picklable\n"
+
+
+def test_other_errors_from_tiers_are_not_mistaken_for_workload_errors(recorder):
+    tiers = sys.modules["lecture31.tiers"]
+    tiers.WorkloadError = type("WorkloadError", (Exception,), {})
+    tiers.main = recorder.mainFor("tiers", raises=ZeroDivisionError("bug"))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["tiers"])
+
+
+# --- how a run ends -------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_an_exercise_is_one_line_and_exit_130(recorder, capsys):
+    sys.modules["lecture31.fanout"].main = recorder.mainFor("fanout", raises=KeyboardInterrupt)
+    assert cli.main(["all"]) == 130
+    assert capsys.readouterr().err == "lecture31: interrupted\n"
+    assert [name for name, _ in recorder.calls] == ["tiered", "fanout"]
+
+
+def test_sigterm_stops_before_the_next_exercise_even_if_one_swallows_the_cancel(recorder, capsys):
+    async def swallowing(**keywords):
+        recorder.calls.append(("fanout", keywords))
+        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return  # lost, as 3.11's wait_for can lose it
+
+    sys.modules["lecture31.fanout"].main = swallowing
+    assert cli.main(["all"]) == 143
+    assert capsys.readouterr().err == (
+        "lecture31: terminated (SIGTERM); child processes shut down\n"
+    )
+    assert [name for name, _ in recorder.calls] == ["tiered", "fanout"]
+
+
+def test_a_closed_stdout_ends_the_run_quietly_with_exit_1(recorder, capsys):
+    sys.modules["lecture31.tiered"].main = recorder.mainFor("tiered", raises=BrokenPipeError(32))
+    assert cli.main(["all"]) == 1
+    assert capsys.readouterr().err == ""
+    assert [name for name, _ in recorder.calls] == ["tiered"]
 
 
 def test_module_runs_as_a_program():
