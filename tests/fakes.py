@@ -3,7 +3,7 @@ one helper that trips a breaker, and pools that record what they were handed."""
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from lecture31._pools import processContext
@@ -85,3 +85,19 @@ class RecordingThreadPool(ThreadPoolExecutor):
     def submit(self, fn, /, *args, **kwargs):
         self.calls.append((fn, args, kwargs))
         return super().submit(fn, *args, **kwargs)
+
+
+class ForeignExecutor(Executor):
+    """An Executor that is neither of the standard pools (as a dask client's is): it counts the
+    tasks it is handed and runs them on a thread pool."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)

@@ -3,7 +3,7 @@
 import inspect
 
 import lecture31
-from lecture31 import breaker, fanout, pipeline, tiered, tiers
+from lecture31 import breaker, cluster, fanout, pipeline, tiered, tiers
 
 PUBLIC_API = {
     tiered: {
@@ -44,7 +44,7 @@ def test_each_exercise_module_exports_exactly_its_pinned_names():
 
 
 def test_package_reexports_every_public_name_once_and_as_the_same_object():
-    expected = set().union(*PUBLIC_API.values())
+    expected = set().union(*PUBLIC_API.values(), {"cpuExecutor"})
     assert sorted(lecture31.__all__) == sorted(expected)
     assert len(lecture31.__all__) == len(expected)
     for module, names in PUBLIC_API.items():
@@ -56,3 +56,8 @@ def test_every_exercise_has_an_async_main_for_the_command_line():
     for module in PUBLIC_API:
         assert inspect.iscoroutinefunction(module.main), module.__name__
         assert "main" not in module.__all__
+
+
+def test_the_cpu_executor_is_reexported_without_importing_dask():
+    assert lecture31.cpuExecutor is cluster.cpuExecutor
+    assert "cpuExecutor" in cluster.__all__

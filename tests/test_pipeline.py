@@ -17,9 +17,9 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
-from fakes import FakeClock, RecordingProcessPool, RecordingThreadPool
+from fakes import FakeClock, ForeignExecutor, RecordingProcessPool, RecordingThreadPool
 
-from lecture31 import _bounds, _pipelineDemo, _pools, pipeline
+from lecture31 import _batching, _bounds, _pipelineDemo, _pools, pipeline
 from lecture31._pools import makeProcessPool, makeThreadPool
 from lecture31._seeding import derivedRng
 from lecture31.pipeline import (
@@ -791,3 +791,19 @@ def test_pipeline_runs_from_the_command_line_and_prints_both_requirements():
     assert out.count("batch  successes  failures  fastFails") == 2
     assert "p = 0.15, 3 store failures in a row are rare" in out
     assert "p = 0.5:" in out
+
+
+async def test_a_cluster_like_cpu_executor_normalizes_in_batches_to_the_same_aggregate(
+    monkeypatch, threadPool
+):
+    async def clusterOverhead(executor):
+        return 0.01  # dask-like: a task's trip costs more than normalizing a reading
+
+    monkeypatch.setattr(_batching, "_overheadOf", clusterOverhead)
+    cluster = ForeignExecutor()
+    try:
+        batched = await runCorrectPipeline(48, processPool=cluster, threadPool=threadPool, seed=5)
+    finally:
+        cluster.shutdown()
+    assert batched == await runNaivePipeline(48, seed=5)
+    assert cluster.submitted < 48 // 2  # a probe per worker, then batches: not 48 tasks

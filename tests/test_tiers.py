@@ -1,24 +1,36 @@
 """Which tier? The workload x tier matrix: results, rows, ideals, verdicts, the user's workload."""
 
 import asyncio
+import importlib.util
 import multiprocessing
 import re
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fakes import ForeignExecutor
 
-from lecture31 import _tierstable, _workloads, tiers
+from lecture31 import _batching, _tierstable, _workloads, tiers
+from lecture31._pools import makeProcessPool, shutDownPools
 from lecture31._workloads import BUILTIN_WORKLOADS, Kind, Workload, idealSpeedup, runBatch
 from lecture31.tiers import TIERS, WORKLOADS, WorkloadError, runTierMatrix
 
 ROW_KEYS = {"workload", "tier", "tasks", "workers", "seconds", "speedup", "idealSpeedup"}
 
 
-def tierThreads():
-    return [t for t in threading.enumerate() if t.name.startswith("lecture31-tiers")]
+def tierThreads(settleSeconds: float = 2.0):
+    """The matrix's pool threads still alive. After an error or a cancel the pools are
+    abandoned, not joined (a stuck thread cannot be killed), so idle threads get a moment to
+    see the shutdown and exit."""
+    deadline = time.monotonic() + settleSeconds
+    while True:
+        alive = [t for t in threading.enumerate() if t.name.startswith("lecture31-tiers")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.01)
 
 
 def tiny(name="tiny", fn=None, kind=Kind.WAITING, *, deterministic=True):
@@ -56,7 +68,7 @@ def test_the_same_seed_gives_the_same_inputs_and_each_task_its_own():
 @pytest.mark.slow
 async def test_every_builtin_workload_gives_inline_s_results_on_every_tier_that_takes_it():
     threadPool = ThreadPoolExecutor(2)
-    processPool = tiers.makeProcessPool(2)
+    processPool = makeProcessPool(2)
     try:
         for workload in BUILTIN_WORKLOADS:
             inputs = workload.inputs(3, seed=7)
@@ -73,7 +85,7 @@ async def test_every_builtin_workload_gives_inline_s_results_on_every_tier_that_
             for tier, results in others.items():
                 assert results == inline, (workload.name, tier)
     finally:
-        await tiers.shutDownPools(threadPool, processPool)
+        await shutDownPools(threadPool, processPool)
 
 
 def test_cpu_workloads_depend_on_their_input():
@@ -446,4 +458,44 @@ async def test_the_scaling_limit_is_measured_a_round_at_a_time_beside_cpu_rows_o
         ("wait", "threads"): 2.0,
     }
     assert matrix.scalingLimit == 1.5 and matrix.parallel == 2
+    assert not multiprocessing.active_children()
+
+
+async def test_a_cluster_like_executor_gets_the_work_in_batches_with_the_same_results(
+    monkeypatch,
+):
+    async def clusterOverhead(executor):
+        return 0.05  # dask-like: a task's trip costs more than a parse
+
+    monkeypatch.setattr(_batching, "_overheadOf", clusterOverhead)
+    workload = WORKLOADS["homework-parse"]
+    inputs = workload.inputs(16, seed=3)
+    executor = ForeignExecutor()
+    try:
+        results = await runBatch(workload, "processes", inputs, executor)
+    finally:
+        executor.shutdown()
+    assert results == await runBatch(workload, "inline", inputs)
+    # One probe task per worker, then the other 14 parses in a few batches, not 14 tasks.
+    assert executor.submitted < 2 + 14 // 2
+
+
+def test_the_dask_tier_is_listed_exactly_when_the_extra_is_installed():
+    assert ("dask" in TIERS) == (importlib.util.find_spec("distributed") is not None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs the distributed extra"
+)
+async def test_the_dask_tier_runs_the_matrix_on_a_local_cluster_and_closes_it():
+    before = {thread.name for thread in threading.enumerate()}
+    rows = await runTierMatrix(["blocking-io"], ["dask"], tasks=4, workers=2, seed=1)
+    assert [row["tier"] for row in rows] == ["inline", "dask"]
+    assert all(row["sameResult"] for row in rows)
+    assert rows[1]["speedup"] > 0
+    leftover = {
+        thread.name for thread in threading.enumerate() if thread.name != "Dask-Offload"
+    } - before
+    assert not leftover
     assert not multiprocessing.active_children()
