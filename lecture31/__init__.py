@@ -11,7 +11,7 @@ One module per exercise (see API.md):
     report    speedup tables and regression check from pytest-benchmark JSON
 """
 
-from . import breaker, cluster, fanout, pipeline, tiered, tiers
+from . import breaker, fanout, pipeline, tiered, tiers
 from .breaker import *  # noqa: F403
 from .cluster import cpuExecutor
 from .fanout import *  # noqa: F403
