@@ -134,24 +134,32 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
     )
 
 
-async def _openCpuExecutor(stack: contextlib.AsyncExitStack, plan: _Plan) -> Executor:
+async def _openCpuExecutor(
+    stack: contextlib.AsyncExitStack, cpu: str, scheduler: str | None
+) -> Executor:
     """``lecture31.cluster.cpuExecutor``, entered on ``stack`` (sync or async context manager)."""
     try:
         from .cluster import cpuExecutor
 
-        manager = cpuExecutor(plan.cpu, address=plan.scheduler)
+        manager = cpuExecutor(cpu, address=scheduler)
         if hasattr(manager, "__aenter__"):
             return await stack.enter_async_context(manager)
         return stack.enter_context(manager)
     except ImportError as exc:
-        raise _CommandError(f"--cpu {plan.cpu}: {exc}") from exc
+        raise _CommandError(f"--cpu {cpu}: {exc}") from exc
 
 
 async def _runExercises(plan: _Plan) -> None:
+    task = asyncio.current_task()
+    assert task is not None, "_runExercises runs inside a task"
     async with contextlib.AsyncExitStack() as stack:
-        processPool = await _openCpuExecutor(stack, plan) if plan.cpu is not None else None
+        processPool = (
+            await _openCpuExecutor(stack, plan.cpu, plan.scheduler)
+            if plan.cpu is not None
+            else None
+        )
         for name in plan.names:
-            if asyncio.current_task().cancelling():
+            if task.cancelling():
                 # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
                 raise asyncio.CancelledError
             module = importlib.import_module(f"lecture31.{name}")

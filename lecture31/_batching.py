@@ -28,6 +28,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Protocol, TypeVar, cast
 
 from lecture31._checks import checkCallable, checkCount, checkExecutor, checkSeconds
 
@@ -41,6 +42,14 @@ WINDOW_PER_WORKER = 4
 # gather of many tasks pays), after a warm-up round trip.
 OVERHEAD_BURST = 64
 
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+
+class _SizedPool(Protocol):
+    _max_workers: int
+
+
 # Per-executor overhead measured once and reused: measuring costs a burst of no-ops (~0.1 s
 # on a local dask cluster), and mapInBatches runs many times on one warm executor.
 _overheadCache: weakref.WeakKeyDictionary[Executor, float] = weakref.WeakKeyDictionary()
@@ -52,12 +61,14 @@ def _noop() -> None:
     """The task whose round trip is pure overhead (module level: every executor can send it)."""
 
 
-def _applyBatch(fn: Callable[[object], object], chunk: Sequence[object]) -> list:
+def _applyBatch(fn: Callable[[ItemT], ResultT], chunk: Sequence[ItemT]) -> list[ResultT]:
     """Runs in the worker: ``fn`` over one chunk, results in order."""
     return [fn(item) for item in chunk]
 
 
-def _timedBatch(fn: Callable[[object], object], chunk: Sequence[object]) -> tuple[list, float]:
+def _timedBatch(
+    fn: Callable[[ItemT], ResultT], chunk: Sequence[ItemT]
+) -> tuple[list[ResultT], float]:
     """Runs in the worker: ``_applyBatch`` and how long it took there (excludes the trip)."""
     start = time.perf_counter()
     results = _applyBatch(fn, chunk)
@@ -87,15 +98,19 @@ def batchSizeFor(numItems: int, workers: int, *, overheadSeconds: float, taskSec
 
 def executorWorkers(executor: Executor) -> int:
     """How many tasks ``executor`` runs at once (a dask client: its workers' threads)."""
-    if isinstance(executor, ProcessPoolExecutor | ThreadPoolExecutor):
+    if isinstance(executor, ThreadPoolExecutor):
         return executor._max_workers
+    if isinstance(executor, ProcessPoolExecutor):
+        # typeshed omits ProcessPoolExecutor._max_workers, which CPython's __init__ sets.
+        return cast(_SizedPool, executor)._max_workers
     client = getattr(executor, "_client", None)  # distributed's ClientExecutor
     if client is not None:
-        return max(1, sum(client.nthreads().values()))
+        threads: int = sum(client.nthreads().values())
+        return max(1, threads)
     return os.cpu_count() or 1
 
 
-async def measureOverhead(executor: Executor, *, burst: int = OVERHEAD_BURST) -> dict:
+async def measureOverhead(executor: Executor, *, burst: int = OVERHEAD_BURST) -> dict[str, float]:
     """Per-task cost of ``executor``, warm: ``roundTripSeconds`` of one no-op sent alone
     (median of 9), and ``perTaskSeconds``, a burst of ``burst`` no-ops sent at once divided by
     ``burst`` (what each task of a big gather pays)."""
@@ -132,12 +147,12 @@ def _functionKey(fn: Callable) -> tuple[str, str]:
 
 async def mapInBatches(
     executor: Executor,
-    fn: Callable[[object], object],
-    items: Iterable[object],
+    fn: Callable[[ItemT], ResultT],
+    items: Iterable[ItemT],
     *,
     batchSize: int | None = None,
     taskSeconds: float | None = None,
-) -> list:
+) -> list[ResultT]:
     """``[fn(x) for x in items]`` computed on ``executor`` in batches, in order, from the loop.
 
     ``fn`` must be picklable for a process pool or a cluster (module level). ``batchSize=None``

@@ -107,8 +107,9 @@ def _finite(name: str, info: Mapping, key: str, *, positive: bool) -> float | No
 
 
 def _comparisonName(pair: str, scale: int, info: Mapping) -> str:
-    if isinstance(info.get(COMPARISON), str):
-        return info[COMPARISON]
+    comparison = info.get(COMPARISON)
+    if isinstance(comparison, str):
+        return comparison
     suffix = f"-{scale}"
     return pair[: -len(suffix)] if pair.endswith(suffix) else pair
 

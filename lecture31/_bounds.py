@@ -140,9 +140,10 @@ def pipelineFetchSeconds(numSensors: int, seed: int) -> list[float]:
         delays.append(delay)
         return result
 
+    # pipeline sleeps through the modules (asyncio.sleep, time.sleep): patched there, for this run.
     with (
-        mock.patch.object(pipeline.asyncio, "sleep", recordSleep),
-        mock.patch.object(pipeline.time, "sleep", lambda seconds: None),
+        mock.patch.object(asyncio, "sleep", recordSleep),
+        mock.patch.object(time, "sleep", lambda seconds: None),
         mock.patch.object(pipeline, "NORMALIZE_ITERATIONS", 1),
     ):
         asyncio.run(pipeline.runNaivePipeline(numSensors, seed=seed))

@@ -49,7 +49,7 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 # leaves no orphan: the workers' lifelines end them. A second signal exits at once.
 STOP_GRACE_SECONDS = 5.0
 
-_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+_NAMES: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
 class Terminated(Exception):
@@ -94,6 +94,8 @@ class _StopOnSignal:
 
     def _watch(self) -> None:
         self._stopping.wait()
+        if self.signum is None:  # woken by stopWatchdog: the run is over, no signal came
+            return
         if not self._finished.wait(self._graceSeconds):
             why = f"cleanup took over {self._graceSeconds:g} s, exiting anyway"
             _exitNow(self.signum, why)
@@ -105,7 +107,7 @@ class _StopOnSignal:
             self._watchdog.join()
 
     def _cancel(self) -> None:
-        if self._task is not None and not self._task.done():
+        if self._task is not None and self._loop is not None and not self._task.done():
             self._task.cancel()
             # Wake the loop if it sits in select() with a long timeout, as Runner does.
             self._loop.call_soon_threadsafe(lambda: None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 import os
 import threading
@@ -34,13 +35,12 @@ from concurrent.futures import (
     ProcessPoolExecutor,
     ThreadPoolExecutor,
 )
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ._checks import checkCount, checkExecutor
+from ._lifecycle import workerOptions
 
 T = TypeVar("T")
-
-from ._lifecycle import workerOptions
 
 __all__ = (
     "FORKSERVER_PRELOAD",
@@ -153,24 +153,24 @@ async def _inHelperThread(fn: Callable[[], T], name: str) -> T:
     the waiting at once; the thread finishes ``fn`` in the background.
     """
     loop = asyncio.get_running_loop()
-    finished: asyncio.Future = loop.create_future()
+    finished: asyncio.Future[T] = loop.create_future()
 
-    def settle(outcome: tuple[bool, object]) -> None:
-        if finished.done():
-            return
-        ok, value = outcome
-        if ok:
+    def settleResult(value: T) -> None:
+        if not finished.done():
             finished.set_result(value)
-        else:
-            finished.set_exception(value)  # type: ignore[arg-type]
+
+    def settleError(error: BaseException) -> None:
+        if not finished.done():
+            finished.set_exception(error)
 
     def run() -> None:
+        settle: Callable[[], None]
         try:
-            outcome: tuple[bool, object] = (True, fn())
+            settle = functools.partial(settleResult, fn())
         except BaseException as exc:  # handed to the awaiting coroutine, not lost here
-            outcome = (False, exc)
+            settle = functools.partial(settleError, exc)
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
-            loop.call_soon_threadsafe(settle, outcome)
+            loop.call_soon_threadsafe(settle)
 
     helper = threading.Thread(target=run, name=name)
     helper.start()
@@ -212,7 +212,7 @@ def abandonPools(*pools: Executor) -> list[threading.Thread]:
     wait for them briefly (``ownedPools`` does) or 3.11's exit hook may race their tidying
     ("OSError: Bad file descriptor" in ``_python_exit``).
     """
-    tidying = []
+    tidying: list[threading.Thread] = []
     for pool in pools:
         if isinstance(pool, ProcessPoolExecutor) and pool._broken:
             # CPython 3.11 lets a submit spawn a worker after the broken pool's sweep has
@@ -220,8 +220,11 @@ def abandonPools(*pools: Executor) -> list[threading.Thread]:
             # exit. Every worker of a broken pool is doomed anyway: end them all.
             for process in list((pool._processes or {}).values()):
                 process.terminate()
-            if pool._executor_manager_thread is not None:
-                tidying.append(pool._executor_manager_thread)
+            # typeshed types this attribute as the wakeup pipe; CPython keeps the manager
+            # thread in it (None before the first submit).
+            manager = cast("threading.Thread | None", pool._executor_manager_thread)
+            if manager is not None:
+                tidying.append(manager)
         pool.shutdown(wait=False, cancel_futures=True)
     return tidying
 
@@ -278,14 +281,16 @@ class OwnedPools:
     def threads(self, maxWorkers: int, name: str, *, given: Executor | None = None) -> Executor:
         """``given`` if there is one, else a new thread pool of ``maxWorkers`` named ``name``."""
         if given is not None:
-            return checkExecutor(given, "given", optional=False)
+            checkExecutor(given, "given", optional=False)
+            return given
         checkCount(maxWorkers, "maxWorkers")
         return self._own(makeThreadPool(maxWorkers, name), maxWorkers)
 
     def processes(self, maxWorkers: int, *, given: Executor | None = None) -> Executor:
         """``given`` if there is one, else a new process pool (``START_METHOD``)."""
         if given is not None:
-            return checkExecutor(given, "given", optional=False)
+            checkExecutor(given, "given", optional=False)
+            return given
         checkCount(maxWorkers, "maxWorkers")
         return self._own(makeProcessPool(maxWorkers), maxWorkers)
 
@@ -346,11 +351,14 @@ async def ownedPools() -> AsyncIterator[OwnedPools]:
 async def _abandon(pools: tuple[Executor, ...]) -> None:
     """``abandonPools``, then a bounded wait for broken pools to finish tidying up."""
     tidying = abandonPools(*pools)
-    if tidying:
-        await _inHelperThread(
-            lambda: [thread.join(BROKEN_POOL_TIDY_SECONDS) for thread in tidying],
-            "lecture31-pool-tidy",
-        )
+    if not tidying:
+        return
+
+    def joinAll() -> None:
+        for thread in tidying:
+            thread.join(BROKEN_POOL_TIDY_SECONDS)
+
+    await _inHelperThread(joinAll, "lecture31-pool-tidy")
 
 
 if __name__ == "__main__":

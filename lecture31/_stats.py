@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,7 +60,14 @@ DEFAULT_RESAMPLES = 10_000
 # function of its JSON). Any int gives an equally valid interval.
 DEFAULT_SEED = 31
 
-_REDUCERS = {"median": np.median, "min": np.min, "mean": np.mean}
+
+class _Reducer(Protocol):
+    """A numpy statistic over rounds: a scalar, or one value per row with ``axis=1``."""
+
+    def __call__(self, a: np.ndarray, axis: int | None = None) -> Any: ...
+
+
+_REDUCERS: dict[str, _Reducer] = {"median": np.median, "min": np.min, "mean": np.mean}
 
 # Exact Mann-Whitney distribution (no ties) up to this many observations in total; beyond it
 # the normal approximation is within 0.001 of the exact p-value at the alphas used here.

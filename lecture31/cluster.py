@@ -26,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import TypeVar
 
 from lecture31._checks import checkCount, checkSeconds
 from lecture31._pools import makeProcessPool, warmPool
+
+T = TypeVar("T")
 
 __all__ = ("DASK_SCHEDULER_ENV", "EXTRA_HINT", "KINDS", "cpuExecutor")
 
@@ -82,11 +85,9 @@ class _CpuExecutor:
             raise ValueError(f"address applies to kind='dask' only, got kind={kind!r}")
         if address == "":
             raise ValueError("address must be a scheduler address such as tcp://host:8786, got ''")
-        if workers is not None:
-            checkCount(workers, "workers")
-        self.kind = kind
-        self.address = address
-        self.workers = workers
+        self.kind: str = kind
+        self.address: str | None = address
+        self.workers: int | None = None if workers is None else checkCount(workers, "workers")
         self._stack: contextlib.ExitStack | None = None
 
     def __repr__(self) -> str:
@@ -129,8 +130,8 @@ class _CpuExecutor:
 
 
 async def _offThread(
-    fn: Callable[..., object], name: str, *args: object
-) -> tuple[object, asyncio.CancelledError | None]:
+    fn: Callable[..., T], name: str, *args: object
+) -> tuple[T, asyncio.CancelledError | None]:
     """Run blocking ``fn`` in a helper thread without blocking the loop; always join it.
 
     A thread cannot be interrupted, and what it opens must not leak, so a cancellation
@@ -139,7 +140,8 @@ async def _offThread(
     """
     loop = asyncio.get_running_loop()
     finished = loop.create_future()
-    outcome: list[tuple[bool, object]] = []
+    results: list[T] = []  # fn's result, or its exception in errors, once the thread is done
+    errors: list[BaseException] = []
 
     def settle() -> None:
         if not finished.done():
@@ -147,9 +149,9 @@ async def _offThread(
 
     def run() -> None:
         try:
-            outcome.append((True, fn(*args)))
+            results.append(fn(*args))
         except BaseException as exc:  # handed to the awaiting coroutine below
-            outcome.append((False, exc))
+            errors.append(exc)
         finally:
             loop.call_soon_threadsafe(settle)
 
@@ -162,10 +164,9 @@ async def _offThread(
         except asyncio.CancelledError as exc:
             cancelled = exc
     helper.join()
-    ok, value = outcome[0]
-    if not ok:
-        raise value  # type: ignore[misc]
-    return value, cancelled
+    if errors:
+        raise errors[0]
+    return results[0], cancelled
 
 
 def _openProcessPool(stack: contextlib.ExitStack, workers: int | None) -> Executor:
@@ -230,7 +231,7 @@ def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | N
             ) from exc
     # pure=False: dask's default pure=True gives identical calls one key, so a repeated round
     # would be served from the first one's result instead of computed (dask/distributed#2022).
-    executor = client.get_executor(pure=False)
+    executor: Executor = client.get_executor(pure=False)
     # Closed before the client: queued tasks are released, none is waited for.
     stack.callback(executor.shutdown, wait=False)
     _warmDask(executor, client)
@@ -243,7 +244,7 @@ def _awaitScheduler(address: str) -> None:
     Checked before any Client exists because a Client that fails to connect leaves its IO-loop
     thread running (distributed 2026.8), where nothing can stop it.
     """
-    from distributed.comm import get_address_host_port, parse_address
+    from distributed.comm.addressing import get_address_host_port, parse_address
 
     try:
         protocol, _ = parse_address(address)
@@ -307,6 +308,7 @@ async def _overheads(kinds: list[str], address: str | None, workers: int) -> dic
     found = {}
     for kind in kinds:
         async with contextlib.AsyncExitStack() as stack:
+            executor: Executor
             if kind == "thread":
                 executor = stack.enter_context(
                     ThreadPoolExecutor(workers, thread_name_prefix="overhead")

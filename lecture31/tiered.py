@@ -291,6 +291,7 @@ async def runTiered(
 
         async def timed(requestId: int) -> tuple[int, object, float]:
             rng = derivedRng(seed, "tiered-request", requestId)
+            outcome: dict | Exception
             try:
                 outcome = await handleRequest(requestId, threads, processes, rng=rng)
             except Exception as exc:
