@@ -30,6 +30,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Iterable, Mapping
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TypeGuard
 
 from ._batching import mapInBatches
 from ._checks import checkCount, checkExecutor, checkProbability, checkSeed
@@ -203,7 +204,7 @@ async def _normalizeAll(processPool: Executor, readings: list[dict]) -> list[dic
     if not isinstance(processPool, ProcessPoolExecutor | ThreadPoolExecutor):
         batched = mapInBatches(processPool, normalizeReading, readings)
         [normalized] = await _stage("normalize", [batched])
-        return normalized
+        return list(normalized)
     loop = asyncio.get_running_loop()
     return await _stage(
         "normalize",
@@ -433,12 +434,14 @@ def _sensorRngs(sensorIds: range, seed: int | None, *labels: object) -> list:
     return [derivedRng(seed, *labels, "sensor", i) for i in sensorIds]
 
 
-def _isReal(value: object) -> bool:
+def _isReal(value: object) -> TypeGuard[numbers.Real]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _field(record: object, key: str, where: str) -> object:
     try:
+        if not isinstance(record, Mapping):
+            raise TypeError(f"not a mapping: {type(record).__name__}")
         return record[key]
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"{where}: expected a mapping with {key!r}, got {record!r}") from exc
@@ -446,6 +449,6 @@ def _field(record: object, key: str, where: str) -> object:
 
 def _realField(record: object, key: str, where: str) -> float:
     value = _field(record, key, where)
-    if not _isReal(value) or not math.isfinite(value):
+    if not _isReal(value) or not math.isfinite(float(value)):
         raise ValueError(f"{where}: {key!r} must be a finite number, got {value!r}")
     return float(value)
