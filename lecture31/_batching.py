@@ -31,6 +31,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol, TypeVar, cast
 
 from lecture31._checks import checkCallable, checkCount, checkExecutor, checkSeconds
+from lecture31._gathering import gatherAll as _gatherAll
 
 __all__ = ("batchSizeFor", "executorWorkers", "mapInBatches", "measureOverhead")
 
@@ -229,14 +230,3 @@ async def _windowed(loop, executor, fn, chunks: list, *, window: int) -> list[li
                     future.exception()
         raise
     return done  # type: ignore[return-value]
-
-
-async def _gatherAll(futures: list[asyncio.Future]) -> list:
-    """``asyncio.gather``, but on failure the rest are cancelled and awaited, not orphaned."""
-    try:
-        return await asyncio.gather(*futures)
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        await asyncio.gather(*futures, return_exceptions=True)
-        raise

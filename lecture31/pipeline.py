@@ -34,6 +34,7 @@ from typing import TypeGuard
 
 from ._batching import mapInBatches
 from ._checks import checkCount, checkExecutor, checkProbability, checkSeed
+from ._gathering import gatherAll as _gatherAll
 from ._pools import detached, ownedPools
 from ._seeding import derivedRng
 from .breaker import CircuitBreaker, CircuitOpenError
@@ -399,23 +400,6 @@ async def main(seed: int | None = None, *, processPool: Executor | None = None) 
 
 
 # --- plumbing ------------------------------------------------------------------------------
-
-
-async def _gatherAll(aws: Iterable[Awaitable]) -> list:
-    """``asyncio.gather``, but if one fails the rest are cancelled and awaited, not orphaned.
-
-    That holds while the futures are still being made too: a pool that breaks mid-stage makes
-    the next submit raise, and the ones already made must not be left unawaited.
-    """
-    futures: list[asyncio.Future] = []
-    try:
-        futures.extend(asyncio.ensure_future(aw) for aw in aws)
-        return await asyncio.gather(*futures)
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        await asyncio.gather(*futures, return_exceptions=True)
-        raise
 
 
 async def _stage(name: str, aws: Iterable[Awaitable]) -> list:
