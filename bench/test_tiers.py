@@ -60,6 +60,7 @@ def test_tier(measure, benchRunner, tierPools, name, tier):
         pair=f"tiers-{name}",
         variant=tier,
         reference="inline",
+        comparison="tiers",  # one matrix: a row per workload, a column per tier
         scale=TASKS,
         kind="tiers",
         target=lambda: runBatch(workload, tier, inputs, executor),
