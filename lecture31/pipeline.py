@@ -300,7 +300,7 @@ async def compareScales(
     store waves on the threads; ``efficiency`` is ``idealSeconds / correctSeconds``.
     """
     # The measuring and explaining live in their own module, which builds on this one.
-    from ._pipelineDemo import compareScales as compare
+    from ._pipelinedemo import compareScales as compare
 
     return await compare(scales, seed=seed, processPool=processPool)
 
@@ -394,7 +394,7 @@ async def main(seed: int | None = None, *, processPool: Executor | None = None) 
 
     ``processPool``: an executor for the CPU stage (the command line may pass one), used as is.
     """
-    from ._pipelineDemo import runDemo
+    from ._pipelinedemo import runDemo
 
     await runDemo(seed, processPool=processPool)
 

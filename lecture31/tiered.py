@@ -340,6 +340,6 @@ async def main(seed: int | None = None, *, processPool: Executor | None = None) 
     ``processPool``: an executor for the CPU tier (the command line may pass one), used as is.
     """
     # The presentation lives in its own module, which builds on this one.
-    from ._tieredDemo import runDemo
+    from ._tiereddemo import runDemo
 
     await runDemo(seed, processPool=processPool)

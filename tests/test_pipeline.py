@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 from fakes import FakeClock, ForeignExecutor, RecordingProcessPool, RecordingThreadPool
 
-from lecture31 import _batching, _bounds, _pipelineDemo, _pools, pipeline
+from lecture31 import _batching, _bounds, _pipelinedemo, _pools, pipeline
 from lecture31._pools import makeProcessPool, makeThreadPool
 from lecture31._seeding import derivedRng
 from lecture31.pipeline import (
@@ -599,7 +599,7 @@ def test_comparison_table_renders_each_row():
         "idealSeconds": 0.14,
         "efficiency": 0.8,
     }
-    assert _pipelineDemo.renderScales([row]).splitlines() == [
+    assert _pipelinedemo.renderScales([row]).splitlines() == [
         "sensors   naive s  correct s  speedup   ideal s  efficiency  limit",
         "     12     0.350      0.175    2.00x     0.140         80%   2.5x",
     ]
@@ -747,17 +747,17 @@ async def test_breaker_batches_reject_bad_arguments_by_name(arguments, culprit):
 
 def test_chance_of_a_run_matches_hand_counted_cases():
     p = 0.15
-    assert _pipelineDemo.chanceOfRun(2, p, 3) == 0.0
-    assert _pipelineDemo.chanceOfRun(3, p, 3) == pytest.approx(p**3)
+    assert _pipelinedemo.chanceOfRun(2, p, 3) == 0.0
+    assert _pipelinedemo.chanceOfRun(3, p, 3) == pytest.approx(p**3)
     # Length 4: FFF? or SFFF.
-    assert _pipelineDemo.chanceOfRun(4, p, 3) == pytest.approx(p**3 + (1 - p) * p**3)
+    assert _pipelinedemo.chanceOfRun(4, p, 3) == pytest.approx(p**3 + (1 - p) * p**3)
     # Length 12 at p = 0.5: 1705 of the 4096 sequences have no three failures in a row.
-    assert _pipelineDemo.chanceOfRun(12, 0.5, 3) == pytest.approx(1 - 1705 / 4096)
+    assert _pipelinedemo.chanceOfRun(12, 0.5, 3) == pytest.approx(1 - 1705 / 4096)
 
 
 def test_verdict_says_plainly_when_three_in_a_row_are_rare():
     rows = [{"batch": 1, "successes": 11, "failures": 1, "fastFails": 0, "state": "closed"}] * 5
-    verdict = _pipelineDemo.breakerVerdict(rows, 0.15)
+    verdict = _pipelinedemo.breakerVerdict(rows, 0.15)
     assert "3 store failures in a row are rare: 0.3% for any 3 consecutive stores" in verdict
     assert "never opened the breaker" in verdict
 
@@ -767,7 +767,7 @@ def test_verdict_counts_the_fast_fails_when_the_breaker_opened():
         {"batch": 1, "successes": 6, "failures": 6, "fastFails": 0, "state": "open"},
         {"batch": 2, "successes": 0, "failures": 0, "fastFails": 12, "state": "open"},
     ]
-    verdict = _pipelineDemo.breakerVerdict(rows, 0.5)
+    verdict = _pipelinedemo.breakerVerdict(rows, 0.5)
     assert "are to be expected: 12.5%" in verdict
     assert "This run opened the breaker: 12 stores failed fast" in verdict
 
