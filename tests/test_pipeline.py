@@ -536,12 +536,9 @@ async def test_an_outer_timeout_cuts_a_run_short_even_with_a_store_stuck(monkeyp
     assert set(threading.enumerate()) == before
 
 
-async def test_a_long_run_goes_through_the_stages_a_window_at_a_time(
-    processPool, threadPool, monkeypatch
-):
-    whole = await runCorrectPipeline(
-        SENSORS, processPool=processPool, threadPool=threadPool, seed=6
-    )
+@pytest.fixture
+def fetchesInFlight(monkeypatch):
+    """Count the sensor fetches in flight; ``["peak"]`` is the most at once."""
     fetching = {"now": 0, "peak": 0}
     realFetch = pipeline._fetch
 
@@ -554,6 +551,17 @@ async def test_a_long_run_goes_through_the_stages_a_window_at_a_time(
             fetching["now"] -= 1
 
     monkeypatch.setattr(pipeline, "_fetch", counted)
+    return fetching
+
+
+async def test_a_long_run_goes_through_the_stages_a_window_at_a_time(
+    processPool, threadPool, monkeypatch, fetchesInFlight
+):
+    whole = await runCorrectPipeline(
+        SENSORS, processPool=processPool, threadPool=threadPool, seed=6
+    )
+    fetching = fetchesInFlight
+    fetching["peak"] = 0  # the whole run above fetched all at once
     monkeypatch.setattr(pipeline, "SENSORS_IN_FLIGHT", 5)
     windowed = await runCorrectPipeline(
         SENSORS, processPool=processPool, threadPool=threadPool, seed=6
@@ -562,19 +570,10 @@ async def test_a_long_run_goes_through_the_stages_a_window_at_a_time(
     assert windowed == whole  # the same sensors, draws and order: the same aggregate
 
 
-async def test_the_homework_scales_fetch_every_sensor_at_once(processPool, threadPool, monkeypatch):
-    fetching = {"now": 0, "peak": 0}
-    realFetch = pipeline._fetch
-
-    async def counted(*args):
-        fetching["now"] += 1
-        fetching["peak"] = max(fetching["peak"], fetching["now"])
-        try:
-            return await realFetch(*args)
-        finally:
-            fetching["now"] -= 1
-
-    monkeypatch.setattr(pipeline, "_fetch", counted)
+async def test_the_homework_scales_fetch_every_sensor_at_once(
+    processPool, threadPool, fetchesInFlight
+):
+    fetching = fetchesInFlight
     await runCorrectPipeline(48, processPool=processPool, threadPool=threadPool, seed=1)
     assert fetching["peak"] == 48
 
