@@ -883,8 +883,8 @@ def _plot(results: Sequence[PairResult], path: Path, plt) -> None:
             if not all(math.isnan(v) for v in group.ideal[name]):
                 ax.plot(xs, group.ideal[name], "_", color="black", markersize=12)
         # Pairs named after their comparison ("tiers-cpu-python") are labelled by the rest.
-        labels = [pair.removeprefix(f"{comparison}-") for pair in group.pairs]
-        ax.set_xticks(range(len(group.pairs)), labels, rotation=30, ha="right")
+        tickLabels = [pair.removeprefix(f"{comparison}-") for pair in group.pairs]
+        ax.set_xticks(range(len(group.pairs)), tickLabels, rotation=30, ha="right")
         ax.set_title(comparison)
         ax.set_ylabel(f"speedup over {group.reference} (x); -: ideal")
         ax.set_ylim(bottom=0)
