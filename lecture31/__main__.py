@@ -14,7 +14,7 @@ import importlib
 import json
 import os
 import sys
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
 EXIT_USAGE = 2  # argparse's own
+EXIT_FAULT = 1  # a worker died or a cluster could not be reached: said in one line
 
 
 class _CommandError(Exception):
@@ -214,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silenceStdout()
         return EXIT_BROKEN_PIPE
+    except (BrokenExecutor, ConnectionError) as exc:
+        # A fault, not a bug: the message already names the stage or the address.
+        print(f"lecture31: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAULT
     return 0
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import types
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -248,6 +249,20 @@ def test_other_errors_from_tiers_are_not_mistaken_for_workload_errors(recorder):
     tiers.main = recorder.mainFor("tiers", raises=ZeroDivisionError("bug"))
     with pytest.raises(ZeroDivisionError):
         cli.main(["tiers"])
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        BrokenProcessPool("pipeline stage 'normalize' failed: a worker of its pool died"),
+        ConnectionError("no dask scheduler answers at tcp://127.0.0.1:9"),
+    ],
+)
+def test_a_dead_worker_or_an_unreachable_cluster_is_one_line_and_exit_1(recorder, capsys, fault):
+    sys.modules["lecture31.pipeline"].main = recorder.mainFor("pipeline", raises=fault)
+    assert cli.main(["pipeline"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"lecture31: {type(fault).__name__}: {fault}\n"
 
 
 # --- how a run ends -------------------------------------------------------------------------
