@@ -80,42 +80,45 @@ class Pools:
     """Warm executors and their sizes (benchmarks compute bounds from the sizes)."""
 
     threadPool: Executor
-    processPool: Executor
+    processPool: Executor | None  # None: a threads-only set (processes=0)
     threads: int
     processes: int
 
 
-def _sessionPools(runner: asyncio.Runner, threads: int, processes: int, name: str):
-    """The library's own ``ownedPools`` held open for the session on the session's loop.
+@pytest.fixture(scope="session")
+def sessionPools(benchRunner):
+    """``sessionPools(threads, processes, name)``: warm pools held by the library's own
+    ``ownedPools`` on the session's loop, shut down at session end (``processes=0``: threads
+    only). Every benchmark pool comes from here.
 
     Every worker is started (and lecture31 imported) before the first timed round, or round one
     measures worker start-up instead of the work and skews the median.
     """
-    context = ownedPools()
-    pools = runner.run(context.__aenter__())
-    try:
+    contexts = []
+
+    def make(threads: int, processes: int, name: str) -> Pools:
+        context = ownedPools()
+        pools = benchRunner.run(context.__aenter__())
+        contexts.append(context)
         threadPool = pools.threads(threads, name)
-        processPool = pools.processes(processes)
-        runner.run(pools.warm())
-        yield Pools(threadPool, processPool, threads, processes)
-    except BaseException as exc:
-        runner.run(context.__aexit__(type(exc), exc, exc.__traceback__))
-        raise
-    else:
-        runner.run(context.__aexit__(None, None, None))
+        processPool = pools.processes(processes) if processes else None
+        benchRunner.run(pools.warm())
+        return Pools(threadPool, processPool, threads, processes)
+
+    try:
+        yield make
+    finally:
+        for context in reversed(contexts):
+            benchRunner.run(context.__aexit__(None, None, None))
 
 
 @pytest.fixture(scope="session")
-def tieredPools(benchRunner):
+def tieredPools(sessionPools):
     """Exercise 1's pools at the library's sizes (the homework's 10 threads, 4 processes)."""
-    yield from _sessionPools(
-        benchRunner, tiered.THREAD_POOL_WORKERS, tiered.PROCESS_POOL_WORKERS, "bench-metadata"
-    )
+    return sessionPools(tiered.THREAD_POOL_WORKERS, tiered.PROCESS_POOL_WORKERS, "bench-metadata")
 
 
 @pytest.fixture(scope="session")
-def pipelinePools(benchRunner):
+def pipelinePools(sessionPools):
     """Exercise 4's pools at the library's sizes, so the benchmark measures the design as built."""
-    yield from _sessionPools(
-        benchRunner, pipeline.STORE_THREADS, pipeline.NORMALIZE_PROCESSES, "bench-store"
-    )
+    return sessionPools(pipeline.STORE_THREADS, pipeline.NORMALIZE_PROCESSES, "bench-store")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 
 from lecture31 import _bounds, tiered
-from lecture31._pools import makeThreadPool, warmPool
 
 SEED = 31
 SCALES = (10, 40)
@@ -53,14 +52,9 @@ def test_tiered_requests(measure, tieredPools, scale):
 
 
 @pytest.fixture(scope="module")
-def parseThreads(tieredPools):
+def parseThreads(tieredPools, sessionPools):
     """A thread pool the size of the process pool, to stand in for it: Exercise 1, honestly."""
-    pool = makeThreadPool(tieredPools.processes, "bench-parse-threads")
-    try:
-        warmPool(pool, tieredPools.processes)
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return sessionPools(tieredPools.processes, 0, "bench-parse-threads").threadPool
 
 
 @pytest.mark.parametrize("scale", SCALES)

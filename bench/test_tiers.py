@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from lecture31 import tiers
-from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
 from lecture31._workloads import idealSpeedup, measureScalingLimit, runBatch, usableCores
 
 TASKS = 8
@@ -36,19 +35,12 @@ class TierPools:
 
 
 @pytest.fixture(scope="module")
-def tierPools(benchRunner):
+def tierPools(benchRunner, sessionPools):
     """Warm pools of WORKERS for the tiers, and the scaling limit measured on the process pool."""
-    threadPool = makeThreadPool(WORKERS, "bench-tiers")
-    processPool = makeProcessPool(WORKERS)
-    try:
-        warmPool(threadPool, WORKERS)
-        warmPool(processPool, WORKERS)
-        parallel = min(TASKS, WORKERS, usableCores())
-        limit = benchRunner.run(measureScalingLimit(processPool, parallel, rounds=9))
-        yield TierPools({"threads": threadPool, "processes": processPool}, limit)
-    finally:
-        threadPool.shutdown(wait=True, cancel_futures=True)
-        processPool.shutdown(wait=True, cancel_futures=True)
+    pools = sessionPools(WORKERS, WORKERS, "bench-tiers")
+    parallel = min(TASKS, WORKERS, usableCores())
+    limit = benchRunner.run(measureScalingLimit(pools.processPool, parallel, rounds=9))
+    return TierPools({"threads": pools.threadPool, "processes": pools.processPool}, limit)
 
 
 @pytest.mark.parametrize(("name", "tier"), CASES, ids=[f"{n}-{t}" for n, t in CASES])
