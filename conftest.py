@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pytest
 
 from lecture31 import pipeline, tiered
-from lecture31._pools import ownedPools
-from lecture31._workloads import gilLabel
+from lecture31._runtime.machine import gilLabel
+from lecture31._runtime.pools import ownedPools
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,7 +3,7 @@
 
     measure(pair=, variant=, reference=, scale=, kind=, target=)
         |-- benchmark.group = pair            (one table per comparison in `pytest bench`)
-        |-- benchmark.extra_info = lecture31._benchformat.extraInfo(...)   (the one format)
+        |-- benchmark.extra_info = lecture31.report.records.extraInfo(...)   (the one format)
         |-- target() -> coroutine? run it on the session loop (benchRunner)
         |-- LECTURE31_BENCH_SLOWDOWN? stretch this variant's rounds (bench code only)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
@@ -42,7 +42,7 @@ from pytest_benchmark.logger import PytestBenchmarkWarning
 from pytest_benchmark.utils import get_machine_id
 
 from lecture31 import report
-from lecture31._benchformat import IDEAL_SECONDS, INJECTED_SLOWDOWN, extraInfo
+from lecture31.report.records import IDEAL_SECONDS, INJECTED_SLOWDOWN, extraInfo
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
 _NOTES = pytest.StashKey[list[str]]()

@@ -18,7 +18,7 @@ import asyncio
 import pytest
 
 from lecture31 import pipeline
-from lecture31._batching import executorWorkers, measureOverhead
+from lecture31._runtime.batching import executorWorkers, measureOverhead
 from lecture31.cluster import EXTRA_HINT, cpuExecutor
 
 SEED = 31

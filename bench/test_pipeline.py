@@ -3,16 +3,17 @@
     naive:   gather(N x [fetch -> normalize inline -> store inline])   the loop is blocked
     correct: gather(fetch) -> gather(normalize in processes) -> gather(store in threads)
 
-idealSeconds is the library's bound (``lecture31._bounds.pipelineBoundSeconds``, the one
-``compareScales`` reports): this seed's slowest fetch, plus the normalizations scheduled on the
-processes, plus the store waves on the threads.
+idealSeconds is the library's bound, the one ``compareScales`` reports
+(``lecture31.pipeline.bounds.pipelineBoundSeconds``): this seed's slowest fetch, plus the
+normalizations scheduled on the processes, plus the store waves on the threads.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from lecture31 import _bounds, pipeline
+from lecture31 import pipeline
+from lecture31.pipeline.bounds import pipelineBoundSeconds
 
 SEED = 31
 SCALES = (12, 24, 48)
@@ -43,7 +44,7 @@ def _correct(measure, pools, scale, kind):
         target=lambda: pipeline.runCorrectPipeline(
             scale, processPool=pools.processPool, threadPool=pools.threadPool, seed=SEED
         ),
-        idealSeconds=_bounds.pipelineBoundSeconds(
+        idealSeconds=pipelineBoundSeconds(
             scale, SEED, processes=pools.processes, threads=pools.threads
         ),
         processes=pools.processes,

@@ -4,7 +4,7 @@
     tiered:     gather(N x [parse -> process pool, metadata -> thread pool])   (warm pools)
     threads:    the same, with a thread pool of the process pool's size for the parse
 
-idealSeconds is the library's bound (``lecture31._bounds.tieredBoundSeconds``, the one
+idealSeconds is the library's bound (``lecture31.tiered.bounds.tieredBoundSeconds``, the one
 ``python -m lecture31 tiered`` prints): this seed's parses in FIFO waves on the processes, then
 each request's metadata call on the threads.
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from lecture31 import _bounds, tiered
+from lecture31 import tiered
+from lecture31.tiered.bounds import tieredBoundSeconds
 
 SEED = 31
 SCALES = (10, 40)
@@ -44,7 +45,7 @@ def test_tiered_requests(measure, tieredPools, scale):
         target=lambda: tiered.runTiered(
             scale, threadPool=tieredPools.threadPool, processPool=tieredPools.processPool, seed=SEED
         ),
-        idealSeconds=_bounds.tieredBoundSeconds(
+        idealSeconds=tieredBoundSeconds(
             scale, SEED, processes=tieredPools.processes, threads=tieredPools.threads
         ),
     )
@@ -70,7 +71,7 @@ def test_tiered_requests_with_threads_for_the_parse(measure, tieredPools, parseT
         target=lambda: tiered.runTiered(
             scale, threadPool=tieredPools.threadPool, processPool=parseThreads, seed=SEED
         ),
-        idealSeconds=_bounds.tieredBoundSeconds(
+        idealSeconds=tieredBoundSeconds(
             scale, SEED, processes=tieredPools.processes, threads=tieredPools.threads
         ),
     )

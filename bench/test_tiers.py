@@ -15,16 +15,18 @@ from dataclasses import dataclass
 import pytest
 
 from lecture31 import tiers
-from lecture31._workloads import idealSpeedup, measureScalingLimit, runBatch, usableCores
+from lecture31._runtime.machine import usableCores
+from lecture31.tiers import matrix
+from lecture31.tiers.workloads import idealSpeedup, measureScalingLimit, runBatch
 
 TASKS = 8
-WORKERS = tiers._defaultWorkers()
+WORKERS = matrix.defaultWorkers()
 SEED = 31
 
 CASES = [
     (name, tier)
     for name, workload in tiers.WORKLOADS.items()
-    for tier in tiers._tiersFor(workload, ["inline", "loop", "threads", "processes"])
+    for tier in matrix._tiersFor(workload, ["inline", "loop", "threads", "processes"])
 ]
 
 

@@ -1,14 +1,19 @@
 """lecture31: Lecture 31's concurrency architecture patterns, implemented and measured.
 
-One module per exercise (see API.md):
+The tree is the architecture. Imports only go down:
 
-    tiered    Exercise 1  asyncio loop + thread pool + process pool request handler
-    fanout    Exercise 2  fan-out query with an adaptive timeout
-    breaker   Exercise 3  circuit breakers (async, and the sync one Exercise 4 uses)
-    pipeline  Exercise 4  mixed-architecture sensor pipeline
-    tiers     which tier? a workload x tier matrix measured with real work
-    cluster   the CPU tier on a process pool or a dask.distributed cluster (extra)
-    report    speedup tables and regression check from pytest-benchmark JSON
+    cli.py, report/cli.py, cluster/__main__.py        the command lines
+      |
+    demos/                                            beyond the homework: analyses, models,
+      |                                               measurements (each only prints)
+    tiered/  fanout.py  breaker/  pipeline/           the four exercises (see API.md), each
+    tiers/   cluster/   report/                       with the main() its homework asks for;
+      |                                               which tier; the CPU tier; the report
+    _runtime/                                         pools, signals, gathering, dispatch,
+                                                      checks, seeding: knows no exercise
+
+tests/test_layering.py walks the package and fails on an import cycle or an upward import.
+Every public name is re-exported here; what lies behind an exercise (its modules) is private.
 """
 
 from . import breaker, fanout, pipeline, tiered, tiers

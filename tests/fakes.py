@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
-from lecture31._pools import processContext
+from lecture31._runtime.pools import processContext
 from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker
 
 Breaker = TypeVar("Breaker", CircuitBreaker, AsyncCircuitBreaker)

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from lecture31 import __main__ as cli
+from lecture31 import cli
 
 HOMEWORK = ("tiered", "fanout", "breaker", "pipeline")
 

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from lecture31._stats import speedupInterval
+from lecture31.report.stats import speedupInterval
 
 SLOW_FAST = {"sequential": "tiered", "naive": "correct", "fixed": "adaptive", "bare": "breaker"}
 

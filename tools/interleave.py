@@ -36,8 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lecture31 import pipeline, tiered
-from lecture31._pools import makeProcessPool, makeThreadPool, warmPool
-from lecture31._stats import speedupInterval
+from lecture31._runtime.pools import makeProcessPool, makeThreadPool, warmPool
+from lecture31.report.stats import speedupInterval
 
 SEED = 31  # the bench suite's seed: every round does the same work
 

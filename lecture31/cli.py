@@ -1,0 +1,226 @@
+"""The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
+
+Exit status: 0 done, 1 stdout closed early (``... | head``), 2 usage error, 130 Ctrl-C,
+143 SIGTERM. On Ctrl-C and SIGTERM the run is cancelled, so every pool is shut down and every
+worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import sys
+from concurrent.futures import BrokenExecutor, Executor
+from dataclasses import dataclass
+from typing import Any
+
+from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
+
+HOMEWORK = {
+    "tiered": "Exercise 1: three-tier request handler (asyncio + threads + processes)",
+    "fanout": "Exercise 2: fan-out query with adaptive timeout",
+    "breaker": "Exercise 3: circuit breaker against a flaky async service",
+    "pipeline": "Exercise 4: mixed-architecture sensor pipeline benchmark",
+}
+EXERCISES = {
+    **HOMEWORK,
+    "tiers": "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
+}
+# The exercises whose main() takes processPool=: --cpu is meaningless for the others.
+CPU_EXERCISES = ("tiered", "pipeline", "tiers")
+CPU_KINDS = ("process", "dask")
+
+EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
+EXIT_USAGE = 2  # argparse's own
+EXIT_FAULT = 1  # a worker died or a cluster could not be reached: said in one line
+
+
+class _CommandError(Exception):
+    """A problem the user can fix, reported as one line and exit status 2."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    names: tuple[str, ...]
+    seed: int | None
+    cpu: str | None = None
+    scheduler: str | None = None
+    workload: str | None = None
+    workloadArgs: Any = None
+    hasArgs: bool = False
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lecture31",
+        description="Run Lecture 31's exercises and print what they measure.",
+        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "exercise",
+        nargs="?",
+        default="all",
+        choices=[*EXERCISES, "all"],
+        help="which exercise to run (default: all four homework exercises, in order)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed every random draw, so a run can be repeated exactly",
+    )
+    parser.add_argument(
+        "--cpu",
+        choices=CPU_KINDS,
+        default=None,
+        help="executor for the CPU tier (tiered, pipeline, tiers): a process pool, or dask",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with --cpu dask: the scheduler, e.g. tcp://HOST:8786"
+        " (default: $LECTURE31_DASK_SCHEDULER, else a local cluster)",
+    )
+    parser.add_argument(
+        "--workload",
+        metavar="MODULE:FUNCTION",
+        default=None,
+        help="tiers only: your own picklable function, e.g. package.module:function",
+    )
+    parser.add_argument(
+        "--args",
+        dest="workloadArgs",
+        metavar="JSON",
+        default=None,
+        help="tiers only, with --workload: the function's arguments as JSON",
+    )
+    return parser
+
+
+def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
+    """Check the options against each other; usage errors exit 2 through ``parser.error``."""
+    names = tuple(HOMEWORK) if args.exercise == "all" else (args.exercise,)
+    if args.cpu is not None and not set(names) & set(CPU_EXERCISES):
+        parser.error(
+            f"--cpu applies to the exercises with a process pool ({', '.join(CPU_EXERCISES)}),"
+            f" not {args.exercise!r}"
+        )
+    if args.scheduler is not None and args.cpu != "dask":
+        parser.error("--scheduler needs --cpu dask")
+    usesWorkload = args.workload is not None or args.workloadArgs is not None
+    if usesWorkload and args.exercise != "tiers":
+        parser.error(f"--workload and --args apply to tiers only, not {args.exercise!r}")
+    if args.workloadArgs is not None and args.workload is None:
+        parser.error("--args needs --workload")
+    workloadArgs = None
+    if args.workloadArgs is not None:
+        try:
+            workloadArgs = json.loads(args.workloadArgs)
+        except json.JSONDecodeError as exc:
+            raise _CommandError(f"--args is not valid JSON ({exc}): {args.workloadArgs!r}") from exc
+    return _Plan(
+        names=names,
+        seed=args.seed,
+        cpu=args.cpu,
+        scheduler=args.scheduler,
+        workload=args.workload,
+        workloadArgs=workloadArgs,
+        hasArgs=args.workloadArgs is not None,
+    )
+
+
+async def _openCpuExecutor(
+    stack: contextlib.AsyncExitStack, cpu: str, scheduler: str | None
+) -> Executor:
+    """``lecture31.cluster.cpuExecutor``, entered on ``stack`` (sync or async context manager)."""
+    try:
+        from .cluster import cpuExecutor
+
+        manager = cpuExecutor(cpu, address=scheduler)
+        if hasattr(manager, "__aenter__"):
+            return await stack.enter_async_context(manager)
+        return stack.enter_context(manager)
+    except ImportError as exc:
+        raise _CommandError(f"--cpu {cpu}: {exc}") from exc
+
+
+async def _runExercises(plan: _Plan) -> None:
+    task = asyncio.current_task()
+    assert task is not None, "_runExercises runs inside a task"
+    async with contextlib.AsyncExitStack() as stack:
+        processPool = (
+            await _openCpuExecutor(stack, plan.cpu, plan.scheduler)
+            if plan.cpu is not None
+            else None
+        )
+        for name in plan.names:
+            if task.cancelling():
+                # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
+                raise asyncio.CancelledError
+            module = importlib.import_module(f"lecture31.{name}")
+            keywords: dict[str, Any] = {"seed": plan.seed}
+            if processPool is not None and name in CPU_EXERCISES:
+                keywords["processPool"] = processPool
+            if plan.workload is not None:
+                keywords["workload"] = plan.workload
+            if plan.hasArgs:
+                keywords["args"] = plan.workloadArgs
+            if len(plan.names) > 1:
+                print(f"\n=== {EXERCISES[name]} ===")
+            workloadError = getattr(module, "WorkloadError", None)
+            try:
+                await module.main(**keywords)
+            except Exception as exc:
+                if workloadError is not None and isinstance(exc, workloadError):
+                    raise _CommandError(str(exc)) from exc
+                raise
+    # Inside the run, so a closed pipe is found while the pools are still shut in order.
+    sys.stdout.flush()
+
+
+def _silenceStdout() -> None:
+    """After a broken pipe: point stdout at devnull, so the exit-time flush fails quietly too."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen exercises; return the exit status (see the module docstring)."""
+    parser = _parser()
+    try:
+        plan = _plan(parser, parser.parse_args(argv))
+        runMain(_runExercises(plan))
+    except _CommandError as exc:
+        print(f"lecture31: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("lecture31: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("lecture31: terminated (SIGTERM); child processes shut down", file=sys.stderr)
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        _silenceStdout()
+        return EXIT_BROKEN_PIPE
+    except (BrokenExecutor, ConnectionError) as exc:
+        # A fault, not a bug: the message already names the stage or the address.
+        print(f"lecture31: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAULT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

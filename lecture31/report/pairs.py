@@ -1,0 +1,295 @@
+"""Pair the measurements: each workload's reference variant and the others, and their speedups.
+
+[Measurement] --pairMeasurements--> [PairResult]: speedup = reference seconds / variant
+seconds, with a seeded bootstrap interval over the rounds where the run kept them
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .parse import Measurement, ReportError, parseBenchmarks
+from .records import LEGACY_REFERENCES, Record
+from .stats import DEFAULT_SEED, Interval, speedupInterval
+
+__all__ = (
+    "PairResult",
+    "SpeedupChange",
+    "VariantResult",
+    "pairMeasurements",
+    "pairResults",
+    "speedupChanges",
+)
+
+
+@lru_cache(maxsize=256)
+def _cachedInterval(
+    slowRounds: tuple[float, ...], fastRounds: tuple[float, ...], stat: str, seed: int
+) -> Interval:
+    """One bootstrap per pair and variant, however often a report shows it: with hundreds of
+    rounds (the breaker pairs) one takes a noticeable fraction of a second."""
+    return speedupInterval(slowRounds, fastRounds, stat=stat, seed=seed)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    """One variant of a pair: its time (one statistic of its rounds) and what is shown beside it."""
+
+    variant: str
+    seconds: float
+    idealSeconds: float | None = None
+    statedIdealSpeedup: float | None = None
+    calls: int | None = None
+    columns: Mapping[str, float | None] = field(default_factory=dict)
+    rounds: tuple[float, ...] | None = None  # every round's seconds, if the run kept them
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    """One workload timed as a reference variant and one or more others, in one session.
+
+    Speedup of a variant = reference seconds / variant seconds. The two-variant names
+    (``slowVariant``, ``fastVariant``, ``speedup``, ...) describe the first non-reference variant.
+    """
+
+    comparison: str
+    pair: str
+    scale: int
+    reference: VariantResult
+    others: tuple[VariantResult, ...]
+    stat: str = "median"
+    scaleLabel: str = "scale"
+
+    @property
+    def variants(self) -> tuple[VariantResult, ...]:
+        return (self.reference, *self.others)
+
+    def variant(self, name: str) -> VariantResult:
+        for result in self.variants:
+            if result.variant == name:
+                return result
+        raise KeyError(name)
+
+    def speedupOf(self, name: str) -> float:
+        return self.reference.seconds / self.variant(name).seconds
+
+    def intervalOf(self, name: str, *, seed: int | None = DEFAULT_SEED) -> Interval | None:
+        """The speedup of ``name`` with its 95% bootstrap interval over the rounds of both
+        variants (``stat`` of each resample), or None when either variant kept no rounds.
+
+        The rounds are resampled independently: pytest-benchmark times one variant's rounds
+        before the other's, so no round of one belongs with a round of the other.
+        """
+        reference, variant = self.reference.rounds, self.variant(name).rounds
+        if reference is None or variant is None:
+            return None
+        if seed is None:  # fresh draws each call: nothing to cache
+            interval = speedupInterval(reference, variant, stat=self.stat, seed=None)
+        else:
+            interval = _cachedInterval(reference, variant, self.stat, seed)
+        # The point is the table's own (stats.<stat> of each variant), equal to the interval's
+        # up to rounding: keep one number per speedup on the page.
+        point = self.speedupOf(name)
+        return Interval(point, min(interval.low, point), max(interval.high, point))
+
+    def speedupText(self, name: str) -> str:
+        """``6.23x (6.11-6.37)`` with rounds, ``6.23x`` without."""
+        interval = self.intervalOf(name)
+        return f"{self.speedupOf(name):.2f}x" if interval is None else str(interval)
+
+    def idealSpeedupOf(self, name: str) -> float | None:
+        """The stated ideal, else the speedup at the variant's critical-path bound."""
+        result = self.variant(name)
+        if result.statedIdealSpeedup is not None:
+            return result.statedIdealSpeedup
+        if result.idealSeconds is None:
+            return None
+        return self.reference.seconds / result.idealSeconds
+
+    def efficiencyOf(self, name: str) -> float | None:
+        """Measured / ideal speedup: 1.0 means the variant runs at its bound."""
+        ideal = self.idealSpeedupOf(name)
+        return None if ideal is None else self.speedupOf(name) / ideal
+
+    # --- the two-variant view (the first non-reference variant) ---
+    @property
+    def slowVariant(self) -> str:
+        return self.reference.variant
+
+    @property
+    def fastVariant(self) -> str:
+        return self.others[0].variant
+
+    @property
+    def slowSeconds(self) -> float:
+        return self.reference.seconds
+
+    @property
+    def fastSeconds(self) -> float:
+        return self.others[0].seconds
+
+    @property
+    def idealSeconds(self) -> float | None:
+        return self.others[0].idealSeconds
+
+    @property
+    def speedup(self) -> float:
+        return self.speedupOf(self.fastVariant)
+
+    @property
+    def idealSpeedup(self) -> float | None:
+        """The speedup the fast variant would show if it ran at its critical-path bound."""
+        return self.idealSpeedupOf(self.fastVariant)
+
+    @property
+    def efficiency(self) -> float | None:
+        """Bound / measured: 1.0 means the fast variant runs at its critical path."""
+        return self.efficiencyOf(self.fastVariant)
+
+    @property
+    def calls(self) -> int | None:
+        return self.others[0].calls
+
+    @property
+    def overheadPerCall(self) -> float | None:
+        """Seconds the fast variant adds per call (pairs that time ``calls`` calls per round)."""
+        if not self.calls:
+            return None
+        return (self.fastSeconds - self.slowSeconds) / self.calls
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedupChange:
+    """One variant's speedup in this run beside a compared run's (None: not in that run)."""
+
+    pair: str
+    variant: str
+    reference: str
+    speedup: float
+    idealSpeedup: float | None
+    comparedSpeedup: float | None
+    interval: Interval | None = None
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the compared run (+0.05 = 5% faster than it)."""
+        if self.comparedSpeedup is None:
+            return None
+        return self.speedup / self.comparedSpeedup - 1
+
+
+def _referenceOf(pair: str, records: Sequence[Record]) -> str:
+    named = {r.reference for r in records}
+    if named == {None}:  # a run from before the format named its reference
+        legacy = [r.variant for r in records if r.variant in LEGACY_REFERENCES]
+        if len(records) != 2 or len(legacy) != 1:
+            raise ReportError(
+                f"pair {pair!r} has variants {sorted(r.variant for r in records)}; a run without "
+                f"extra_info.reference needs two, one of them {', '.join(LEGACY_REFERENCES)}"
+            )
+        return legacy[0]
+    if len(named) != 1:
+        shown = ", ".join(sorted(repr(n) for n in named))
+        raise ReportError(f"pair {pair!r}: its benchmarks name different references ({shown})")
+    (reference,) = named
+    assert reference is not None
+    return reference
+
+
+def _variantResult(measurement: Measurement) -> VariantResult:
+    r = measurement.record
+    return VariantResult(
+        r.variant,
+        measurement.seconds,
+        r.idealSeconds,
+        r.idealSpeedup,
+        r.calls,
+        r.columns,
+        measurement.rounds,
+    )
+
+
+def pairMeasurements(
+    measurements: Sequence[Measurement], stat: str = "median", *, partial: bool = False
+) -> list[PairResult]:
+    """Group measurements by pair: the reference variant first, the others in run order.
+
+    A pair needs its reference and at least one other variant; without them it is an error,
+    or (``partial=True``, for a session that ran only some benchmarks) left out. Comparisons
+    keep the order they first appear in; pairs within one are sorted by scale.
+    """
+    byPair: dict[str, dict[str, Measurement]] = {}
+    for m in measurements:
+        variants = byPair.setdefault(m.record.pair, {})
+        if m.record.variant in variants:
+            raise ReportError(
+                f"pair {m.record.pair!r} has two benchmarks for variant {m.record.variant!r}"
+            )
+        variants[m.record.variant] = m
+
+    results = []
+    for pair, variants in byPair.items():
+        records = [m.record for m in variants.values()]
+        try:
+            reference = _referenceOf(pair, records)
+            if reference not in variants:
+                raise ReportError(
+                    f"pair {pair!r} has no benchmark of its reference variant {reference!r} "
+                    f"(variants: {', '.join(sorted(variants))})"
+                )
+            if len(variants) < 2:
+                raise ReportError(f"pair {pair!r} has only its reference variant {reference!r}")
+        except ReportError:
+            if partial:
+                continue
+            raise
+        ref = variants[reference]
+        scales = {r.scale for r in records}
+        if len(scales) != 1:
+            raise ReportError(f"pair {pair!r}: its variants disagree on the scale {sorted(scales)}")
+        results.append(
+            PairResult(
+                comparison=ref.record.comparison,
+                pair=pair,
+                scale=ref.record.scale,
+                reference=_variantResult(ref),
+                others=tuple(_variantResult(m) for v, m in variants.items() if v != reference),
+                stat=stat,
+                scaleLabel=next(
+                    (r.scaleLabel for r in records if r.scaleLabel != "scale"), "scale"
+                ),
+            )
+        )
+    order = {c: i for i, c in enumerate(dict.fromkeys(r.comparison for r in results))}
+    return sorted(results, key=lambda r: (order[r.comparison], r.scale, r.pair))
+
+
+def pairResults(run: dict, stat: str = "median", *, partial: bool = False) -> list[PairResult]:
+    """A run's pairs: ``parseBenchmarks`` then ``pairMeasurements``, labelled with ``stat``."""
+    return pairMeasurements(parseBenchmarks(run, stat), stat, partial=partial)
+
+
+def speedupChanges(
+    run: Sequence[PairResult], compared: Sequence[PairResult] | None = None
+) -> list[SpeedupChange]:
+    """Each variant's speedup, beside the compared run's speedup of the same pair and variant."""
+    previous = {(r.pair, v.variant): r for r in compared or () for v in r.others}
+    changes = []
+    for r in run:
+        for v in r.others:
+            old = previous.get((r.pair, v.variant))
+            sameReference = old is not None and old.reference.variant == r.reference.variant
+            changes.append(
+                SpeedupChange(
+                    r.pair,
+                    v.variant,
+                    r.reference.variant,
+                    r.speedupOf(v.variant),
+                    r.idealSpeedupOf(v.variant),
+                    old.speedupOf(v.variant) if old is not None and sameReference else None,
+                    r.intervalOf(v.variant),
+                )
+            )
+    return changes

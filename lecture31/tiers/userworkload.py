@@ -1,0 +1,95 @@
+"""A user's own function as a workload: ``--workload package.module:function [--args JSON]``.
+
+Checked before anything runs: importable, a function, picklable with its arguments (a process
+pool sends it by name and the arguments by value). Anything that keeps it from running on
+every tier is a ``WorkloadError`` whose message the command line prints as one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pickle
+import re
+import reprlib
+
+from .workloads import Kind, Workload
+
+__all__ = ("WorkloadError", "userWorkload")
+
+
+class WorkloadError(Exception):
+    """Raised by ``main`` when a user's ``--workload`` cannot run on every tier.
+
+    ``reason`` says which: ``"malformed"``, ``"not importable"``, ``"not a function"``,
+    ``"not picklable"``, ``"bad arguments"`` or ``"raised"``. The CLI prints the message as one
+    line and exits 2; the cause is chained.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_WORKLOAD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def userWorkload(spec: object, args: object) -> Workload:
+    """Import ``package.module:function`` and check it can go to every tier, with ``args``."""
+    if not isinstance(spec, str) or not _WORKLOAD_SPEC.fullmatch(spec):
+        raise WorkloadError(
+            "malformed", f"--workload {spec!r} is not of the form package.module:function"
+        )
+    positional: tuple = ()
+    keywords: dict[str, object] = {}
+    if isinstance(args, list):
+        positional = tuple(args)
+    elif isinstance(args, dict) and all(isinstance(key, str) for key in args):
+        keywords = dict(args)
+    elif args is not None:
+        raise WorkloadError(
+            "bad arguments",
+            f"--args must be a JSON list (positional) or object (keywords), got {args!r}",
+        )
+    moduleName, _, attributePath = spec.partition(":")
+    try:
+        target: object = importlib.import_module(moduleName)
+    except Exception as exc:
+        raise WorkloadError(
+            "not importable",
+            f"workload {spec!r} is not importable: module {moduleName!r} failed to import "
+            f"({type(exc).__name__}: {exc})",
+        ) from exc
+    for part in attributePath.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError as exc:
+            raise WorkloadError(
+                "not importable", f"workload {spec!r} is not importable: no attribute {part!r}"
+            ) from exc
+    if not callable(target):
+        raise WorkloadError(
+            "not a function",
+            f"workload {spec!r} is not a function: it is the {type(target).__name__} "
+            f"{reprlib.repr(target)}",
+        )
+    isAsync = inspect.iscoroutinefunction(target)
+    if not isAsync:
+        # A process pool sends the function by name and the arguments by value.
+        try:
+            pickle.dumps((target, positional, keywords))
+        except Exception as exc:
+            raise WorkloadError(
+                "not picklable",
+                f"workload {spec!r} is not picklable, so it cannot go to a process "
+                f"({type(exc).__name__}: {exc}); define it at module level",
+            ) from exc
+    return Workload(
+        spec,
+        target,
+        Kind.UNKNOWN,
+        f"your function {spec}",
+        inputFor=lambda rng: positional,
+        keywords=tuple(keywords.items()),
+        deterministic=False,
+    )
