@@ -1,0 +1,310 @@
+"""``python -m lecture31.gate``: is the head slower than the base, measured here, now, in turns?
+
+    --base REF [--head REF]     base: a commit, checked out in a temporary worktree; head: the
+                                working tree (uncommitted changes included), or another commit
+    trial 1: base, head   trial 2: head, base   ...   (--trials N, ABBA order)
+        each run: the side's own `pytest bench --bench-quick -k EXPR`, its own lecture31
+    compare: each pair's speedups and each variant's seconds, head / base per trial,
+        interval over the trials (lecture31.gate.decide)
+
+Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
+both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
+option out of range), one line; 3 a side's bench failed; 130 Ctrl-C; 143 SIGTERM. Whatever it
+made (worktrees, bench processes) is gone when it exits, also on failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .._runtime.atomicwrite import writeAtomically
+from ..report.parse import STATS, ReportError
+from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials, measuresOf
+from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .trials import BenchFailed, Side, abbaOrder, checkSide, runBench
+
+__all__ = ("DEFAULT_SELECTION", "DEFAULT_TOLERANCE", "DEFAULT_TRIALS", "main")
+
+PROG = "python -m lecture31.gate"
+
+# Calibrated on CI's machine kind: see docs/ci-gate.md (the README links it).
+DEFAULT_TRIALS = 10
+DEFAULT_TOLERANCE = 0.05
+# The pairs whose code the gate guards, cheap enough to run many trials of: the sensor pipeline
+# at three scales and the tiered handler at the homework's scale (~30 s a run on 2 cores). The
+# fan-out pair is seeded sleeps (its times move only with its deadline rule) and tiered-40
+# repeats tiered-10's code at four times the cost; the breaker loops and the tier matrix
+# follow the host's vCPUs more than the code.
+DEFAULT_SELECTION = "pipeline or tiered-10"
+
+EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED = 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop, clean up, exit 143."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Benchmark a base commit and the head on this machine, in turns, and fail "
+        "when the head is slower beyond the tolerance.",
+        epilog=__doc__.split("Exit status:")[1].strip()
+        and "exit status: 0 all hold, 1 a "
+        "regression, 2 bad input, 3 a bench failed, 130 Ctrl-C, 143 SIGTERM",
+    )
+    parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
+    parser.add_argument(
+        "--head", metavar="REF", default=None, help="default: the working tree, as it is"
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"trials, each one run of each side (default {DEFAULT_TRIALS}; at least 2)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"slowdown allowed before a measure fails (default {DEFAULT_TOLERANCE})",
+    )
+    parser.add_argument(
+        "-k",
+        dest="selection",
+        metavar="EXPR",
+        default=DEFAULT_SELECTION,
+        help=f"which benchmarks, as pytest's -k (default {DEFAULT_SELECTION!r})",
+    )
+    parser.add_argument(
+        "--stat", choices=STATS, default="min", help="each variant's statistic (default min)"
+    )
+    parser.add_argument("--json", metavar="FILE", help="where to write every trial (JSON)")
+    parser.add_argument(
+        "--keep-runs", metavar="DIR", help="also keep each run's pytest-benchmark JSON in DIR"
+    )
+    return parser
+
+
+def _say(text: str) -> None:
+    print(f"gate: {text}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _stopOnSigterm() -> Iterator[None]:
+    """SIGTERM raises ``_Terminated`` here, so every ``finally`` (worktrees, children) runs."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side]]:
+    baseCommit = resolveCommit(repo, base)
+    headCommit = resolveCommit(repo, head) if head is not None else None
+    if headCommit is None and (problem := workingTreeProblem(repo)) is not None:
+        raise GateError(problem)
+    with contextlib.ExitStack() as stack:
+        baseTree = stack.enter_context(checkedOut(repo, baseCommit, "base"))
+        if headCommit is None:
+            headSide = Side("head", repo, "working tree")
+        else:
+            headTree = stack.enter_context(checkedOut(repo, headCommit, "head"))
+            headSide = Side("head", headTree, headCommit)
+        yield Side("base", baseTree, baseCommit), headSide
+
+
+def _benchmarks(run: dict) -> list[dict]:
+    """What the trial JSON keeps of a run: each benchmark's place, statistics and rounds."""
+    kept = []
+    for bench in run.get("benchmarks", []):
+        stats = bench.get("stats", {})
+        kept.append(
+            {
+                "name": bench.get("fullname"),
+                "extra_info": bench.get("extra_info", {}),
+                **{key: stats.get(key) for key in ("min", "median", "mean", "rounds", "data")},
+            }
+        )
+    return kept
+
+
+def _findingRecord(finding: Finding) -> dict:
+    return {
+        "measure": finding.measure.name,
+        "pair": finding.measure.pair,
+        "kind": finding.measure.kind,
+        "variant": finding.measure.variant,
+        "base": finding.base,
+        "head": finding.head,
+        "ratio": finding.ratio,
+        "low": finding.low,
+        "high": finding.high,
+        "confidence": finding.confidence,
+        "failed": finding.failed,
+    }
+
+
+def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> dict:
+    """Every trial, in ABBA order; the record the JSON keeps, with the measures per side."""
+    record: dict = {
+        "base": {"ref": args.base, "commit": base.commit},
+        "head": {"ref": args.head or "working tree", "commit": head.commit},
+        "selection": args.selection,
+        "stat": args.stat,
+        "tolerance": args.tolerance,
+        "trials": [],
+    }
+    sides = {"base": base, "head": head}
+    order = abbaOrder(args.trials)
+    for index, (trial, label) in enumerate(order, start=1):
+        side = sides[label]
+        where = f"{label} ({side.commit[:12]})"
+        _say(f"trial {trial} of {args.trials}: {where}, run {index} of {len(order)}")
+        started = time.monotonic()
+        name = f"trial-{trial:02d}-{label}"
+        run = runBench(
+            side, runs / f"{name}.json", selection=args.selection, log=runs / f"{name}.log"
+        )
+        seconds = time.monotonic() - started
+        record["trials"].append(
+            {
+                "trial": trial,
+                "side": label,
+                "seconds": seconds,
+                "commit_info": run.get("commit_info", {}),
+                "benchmarks": _benchmarks(run),
+            }
+        )
+        _say(f"trial {trial} of {args.trials}: {label} done in {seconds:.0f} s")
+    return record
+
+
+def _sideMeasures(record: dict, label: str, stat: str) -> list[dict[Measure, float]]:
+    by = sorted((t for t in record["trials"] if t["side"] == label), key=lambda t: t["trial"])
+    return [
+        measuresOf(
+            {"benchmarks": [_asBenchmark(b) for b in trial["benchmarks"]]},
+            stat,
+        )
+        for trial in by
+    ]
+
+
+def _asBenchmark(kept: dict) -> dict:
+    """A kept benchmark back in pytest-benchmark's shape, for the report's parser."""
+    stats = {key: kept[key] for key in ("min", "median", "mean", "rounds", "data")}
+    return {"fullname": kept["name"], "extra_info": kept["extra_info"], "stats": stats}
+
+
+def _print(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Measure]) -> None:
+    for finding in findings:
+        print(f"gate: {finding}")
+    for label, measures in (("base", onlyBase), ("head", onlyHead)):
+        for measure in measures:
+            print(f"gate: only the {label} has {measure.name} (listed, not compared)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    repo = repoRoot(Path.cwd())
+    with contextlib.ExitStack() as stack:
+        base, head = stack.enter_context(_sides(repo, args.base, args.head))
+        for side in (base, head):
+            checkSide(side)
+        if args.keep_runs:
+            runs = Path(args.keep_runs)
+            runs.mkdir(parents=True, exist_ok=True)
+        else:
+            runs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lecture31-gate-")))
+        _say(
+            f"base {args.base} ({base.commit[:12]}) against head {args.head or 'working tree'}"
+            f" ({head.commit[:12]}): {args.trials} trials of -k {args.selection!r}"
+        )
+        record = _measure(args, base, head, runs)
+    try:
+        findings, onlyBase, onlyHead = compareTrials(
+            _sideMeasures(record, "base", args.stat),
+            _sideMeasures(record, "head", args.stat),
+            tolerance=args.tolerance,
+        )
+    except ReportError as exc:
+        raise GateError(f"a trial's benchmarks cannot be read: {exc}") from exc
+    if not findings:
+        raise GateError(f"no pair was measured on both sides with -k {args.selection!r}")
+    record["findings"] = [_findingRecord(f) for f in findings]
+    record["onlyBase"] = [m.name for m in onlyBase]
+    record["onlyHead"] = [m.name for m in onlyHead]
+    record["seconds"] = time.monotonic() - started
+    jsonPath = (
+        Path(args.json)
+        if args.json
+        else Path(tempfile.gettempdir()) / f"lecture31-gate-{os.getpid()}.json"
+    )
+    text = json.dumps(record, indent=1) + "\n"
+    writeAtomically([(jsonPath, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
+    _print(findings, onlyBase, onlyHead)
+    failed = [f for f in findings if f.failed]
+    confidence = findings[0].confidence
+    minutes = record["seconds"] / 60
+    _say(
+        f"{len(findings)} measures, {args.trials} trials, {confidence:.2%} intervals"
+        f" (family {1 - FAMILY_ALPHA:.0%}), tolerance {args.tolerance:.0%}; took {minutes:.1f}"
+        f" min; every trial in {jsonPath}"
+    )
+    for finding in failed:
+        print(f"REGRESSION {finding}", file=sys.stderr)
+    if failed:
+        return EXIT_REGRESSION
+    _say("every measure holds")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the gate; return the exit status (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not 2 <= args.trials <= 100:
+        parser.error(f"--trials must be between 2 and 100, got {args.trials}")
+    if not 0.0 <= args.tolerance < 1.0:
+        parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
+    try:
+        with _stopOnSigterm():
+            return _run(args)
+    except GateError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BenchFailed as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_BENCH_FAILED
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; worktrees and bench processes removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print(
+            f"{PROG}: terminated (SIGTERM); worktrees and bench processes removed", file=sys.stderr
+        )
+        return EXIT_TERMINATED
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_USAGE

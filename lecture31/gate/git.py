@@ -1,0 +1,117 @@
+"""The two sides' source trees: a ref checked out in a temporary worktree, or the working tree.
+
+resolveCommit(repo, "main~3")          the commit a ref names, or GateError (exit 2)
+checkedOut(repo, commit)               a detached worktree in a temporary folder, removed
+                                       on the way out whatever happens (error, Ctrl-C)
+workingTreeProblem(repo)               why the working tree cannot be measured as it is,
+                                       or None (a merge or rebase in progress, conflicts)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = (
+    "GateError",
+    "checkedOut",
+    "repoRoot",
+    "resolveCommit",
+    "uninterrupted",
+    "workingTreeProblem",
+)
+
+GIT_TIMEOUT_SECONDS = 120  # a checkout of this repository takes well under a second
+
+
+class GateError(Exception):
+    """Raised for input the gate cannot work with (an unknown ref, no bench): exit 2, one line."""
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait while cleanup runs, so a second one cannot leave half of it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except FileNotFoundError as exc:
+        raise GateError("git is not installed or not on PATH") from exc
+    if check and done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise GateError(f"git {' '.join(args)} failed: {message}")
+    return done
+
+
+def repoRoot(start: Path) -> Path:
+    """The top of the git checkout that holds ``start``."""
+    done = _git(start, "rev-parse", "--show-toplevel", check=False)
+    if done.returncode != 0:
+        raise GateError(f"{start} is not inside a git checkout")
+    return Path(done.stdout.strip())
+
+
+def resolveCommit(repo: Path, ref: str) -> str:
+    """The full id of the commit ``ref`` names in ``repo``."""
+    if not ref or ref.startswith("-"):
+        raise GateError(f"--base/--head must name a commit, got {ref!r}")
+    done = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    if done.returncode != 0:
+        shallow = _git(repo, "rev-parse", "--is-shallow-repository", check=False).stdout.strip()
+        hint = " (this clone is shallow: fetch more history)" if shallow == "true" else ""
+        raise GateError(f"unknown ref {ref!r}: no such commit in {repo}{hint}")
+    return done.stdout.strip()
+
+
+def workingTreeProblem(repo: Path) -> str | None:
+    """Why the working tree cannot be measured as the head, or None if it can."""
+    gitDir = Path(_git(repo, "rev-parse", "--absolute-git-dir").stdout.strip())
+    for marker, what in (
+        ("MERGE_HEAD", "a merge"),
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+    ):
+        if (gitDir / marker).exists():
+            return f"the working tree is in the middle of {what}; finish or abort it first"
+    conflicts = _git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
+    if conflicts:
+        return f"the working tree has unresolved conflicts in {', '.join(conflicts)}"
+    return None
+
+
+@contextlib.contextmanager
+def checkedOut(repo: Path, commit: str, label: str) -> Iterator[Path]:
+    """``commit`` checked out (detached) in a temporary worktree; removed on the way out."""
+    folder = Path(tempfile.mkdtemp(prefix=f"lecture31-gate-{label}-"))
+    tree = folder / "tree"
+    try:
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        yield tree
+    finally:
+        # Removed however we leave: the worktree's record in repo/.git too, not only the files.
+        with uninterrupted():
+            _git(repo, "worktree", "remove", "--force", str(tree), check=False)
+            shutil.rmtree(folder, ignore_errors=True)
+            _git(repo, "worktree", "prune", check=False)

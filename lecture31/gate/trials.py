@@ -1,0 +1,158 @@
+"""Running the bench of one side: its own code and its own bench, in a child process.
+
+Side(label, tree)      where a side's sources are (a temporary worktree, or the working tree)
+abbaOrder(trials)      B H, H B, B H, ...: each trial's two runs adjacent, which side goes
+                       first alternating, so a drift in the host's speed favours neither
+runBench(side, ...)    python -m pytest bench --bench-quick -k EXPR --benchmark-json=OUT
+                       with cwd and PYTHONPATH at the side's tree, so that side's lecture31,
+                       conftest and bench are the ones that run
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .git import GateError, uninterrupted
+
+__all__ = ("BENCH_TIMEOUT_SECONDS", "BenchFailed", "Side", "abbaOrder", "checkSide", "runBench")
+
+# One quick bench run of the gated pairs takes about half a minute on 2 cores; a run that takes
+# ten times that is stuck, not slow.
+BENCH_TIMEOUT_SECONDS = 600.0
+
+# After Ctrl-C or SIGTERM, how long the bench child gets to shut its pools before it is killed.
+STOP_GRACE_SECONDS = 10.0
+
+
+class BenchFailed(Exception):
+    """Raised when a side's bench run fails (a benchmark failed or errored): exit 3."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison: ``label`` ("base" or "head"), its commit and its sources."""
+
+    label: str
+    tree: Path
+    commit: str  # the commit id, or "working tree" for uncommitted sources
+
+
+def abbaOrder(trials: int) -> list[tuple[int, str]]:
+    """``(trial, side)`` in run order: trial 1 base then head, trial 2 head then base, ..."""
+    order = []
+    for trial in range(1, trials + 1):
+        pair = ("base", "head") if trial % 2 else ("head", "base")
+        order += [(trial, pair[0]), (trial, pair[1])]
+    return order
+
+
+def _environment(tree: Path) -> dict[str, str]:
+    environment = dict(os.environ)
+    # The side's own package first, ahead of any installed (or editable) lecture31.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(tree), environment.get("PYTHONPATH", "")])
+    )
+    environment.pop("LECTURE31_BENCH_SLOWDOWN", None)  # an injected slowdown is no side's code
+    return environment
+
+
+def checkSide(side: Side) -> None:
+    """The side has a bench, and importing lecture31 there gets that side's own package."""
+    if not (side.tree / "bench").is_dir():
+        raise GateError(f"the {side.label} ({side.commit[:12]}) has no bench/ folder to run")
+    probe = subprocess.run(
+        [sys.executable, "-c", "import lecture31, sys; sys.stdout.write(lecture31.__file__)"],
+        cwd=side.tree,
+        env=_environment(side.tree),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    where = Path(probe.stdout).resolve() if probe.returncode == 0 else None
+    if where is None or side.tree.resolve() not in where.parents:
+        raise GateError(
+            f"the {side.label}'s lecture31 does not import from its own tree {side.tree}"
+            f" (got {where or probe.stderr.strip().splitlines()[-1:]})"
+        )
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """End the bench child and everything it started (its own process group)."""
+    with uninterrupted():
+        for sig, wait in ((signal.SIGINT, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(child.pid, sig)  # the whole session: pytest and every worker it made
+            except ProcessLookupError:
+                return
+            try:
+                child.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Workers may outlive pytest by a moment (their lifelines end them); the group goes too.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def runBench(
+    side: Side, output: Path, *, selection: str, extra: Sequence[str] = (), log: Path
+) -> dict:
+    """One quick bench run of ``side``; its pytest-benchmark JSON. The child's output goes to
+    ``log`` (shown when the run fails)."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "bench",
+        "--bench-quick",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--benchmark-json={output}",
+        *(["-k", selection] if selection else []),
+        *extra,
+    ]
+    started = time.monotonic()
+    with log.open("wb") as sink:
+        # A session of its own: Ctrl-C in a terminal reaches the gate alone, which then stops
+        # the bench (and its pools' workers) in order, and a kill reaches every process it made.
+        child = subprocess.Popen(
+            command,
+            cwd=side.tree,
+            env=_environment(side.tree),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            status = child.wait(timeout=BENCH_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            _stop(child)
+            raise BenchFailed(
+                f"the {side.label}'s bench ran over {BENCH_TIMEOUT_SECONDS:g} s; see {log}"
+            ) from None
+        except BaseException:
+            _stop(child)
+            raise
+    if status == 5:
+        raise GateError(f"-k {selection!r} selects no benchmark in the {side.label}'s bench")
+    if status != 0 or not output.is_file():
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise BenchFailed(
+            f"the {side.label}'s bench failed (exit {status}) after"
+            f" {time.monotonic() - started:.0f} s: {' / '.join(tail)}"
+        )
+    try:
+        run: dict = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchFailed(f"the {side.label}'s bench wrote no readable JSON: {exc}") from exc
+    return run
