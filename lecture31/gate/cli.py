@@ -28,8 +28,9 @@ from pathlib import Path
 
 from .._runtime.atomicwrite import writeAtomically
 from ..report.parse import STATS, ReportError
-from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials, measuresOf
+from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .record import findingRecord, keptBenchmarks, sideMeasures
 from .trials import BenchFailed, Side, abbaOrder, checkSide, runBench
 
 __all__ = ("DEFAULT_SELECTION", "DEFAULT_TOLERANCE", "DEFAULT_TRIALS", "main")
@@ -44,7 +45,7 @@ DEFAULT_TOLERANCE = 0.05
 # fan-out pair is seeded sleeps (its times move only with its deadline rule) and tiered-40
 # repeats tiered-10's code at four times the cost; the breaker loops and the tier matrix
 # follow the host's vCPUs more than the code.
-DEFAULT_SELECTION = "pipeline or tiered-10"
+DEFAULT_SELECTION = "pipeline or (tiered and 10)"
 
 EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED = 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -134,37 +135,6 @@ def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side
         yield Side("base", baseTree, baseCommit), headSide
 
 
-def _benchmarks(run: dict) -> list[dict]:
-    """What the trial JSON keeps of a run: each benchmark's place, statistics and rounds."""
-    kept = []
-    for bench in run.get("benchmarks", []):
-        stats = bench.get("stats", {})
-        kept.append(
-            {
-                "name": bench.get("fullname"),
-                "extra_info": bench.get("extra_info", {}),
-                **{key: stats.get(key) for key in ("min", "median", "mean", "rounds", "data")},
-            }
-        )
-    return kept
-
-
-def _findingRecord(finding: Finding) -> dict:
-    return {
-        "measure": finding.measure.name,
-        "pair": finding.measure.pair,
-        "kind": finding.measure.kind,
-        "variant": finding.measure.variant,
-        "base": finding.base,
-        "head": finding.head,
-        "ratio": finding.ratio,
-        "low": finding.low,
-        "high": finding.high,
-        "confidence": finding.confidence,
-        "failed": finding.failed,
-    }
-
-
 def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> dict:
     """Every trial, in ABBA order; the record the JSON keeps, with the measures per side."""
     record: dict = {
@@ -193,28 +163,11 @@ def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> di
                 "side": label,
                 "seconds": seconds,
                 "commit_info": run.get("commit_info", {}),
-                "benchmarks": _benchmarks(run),
+                "benchmarks": keptBenchmarks(run),
             }
         )
         _say(f"trial {trial} of {args.trials}: {label} done in {seconds:.0f} s")
     return record
-
-
-def _sideMeasures(record: dict, label: str, stat: str) -> list[dict[Measure, float]]:
-    by = sorted((t for t in record["trials"] if t["side"] == label), key=lambda t: t["trial"])
-    return [
-        measuresOf(
-            {"benchmarks": [_asBenchmark(b) for b in trial["benchmarks"]]},
-            stat,
-        )
-        for trial in by
-    ]
-
-
-def _asBenchmark(kept: dict) -> dict:
-    """A kept benchmark back in pytest-benchmark's shape, for the report's parser."""
-    stats = {key: kept[key] for key in ("min", "median", "mean", "rounds", "data")}
-    return {"fullname": kept["name"], "extra_info": kept["extra_info"], "stats": stats}
 
 
 def _print(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Measure]) -> None:
@@ -244,15 +197,15 @@ def _run(args: argparse.Namespace) -> int:
         record = _measure(args, base, head, runs)
     try:
         findings, onlyBase, onlyHead = compareTrials(
-            _sideMeasures(record, "base", args.stat),
-            _sideMeasures(record, "head", args.stat),
+            sideMeasures(record, "base", args.stat),
+            sideMeasures(record, "head", args.stat),
             tolerance=args.tolerance,
         )
     except ReportError as exc:
         raise GateError(f"a trial's benchmarks cannot be read: {exc}") from exc
     if not findings:
         raise GateError(f"no pair was measured on both sides with -k {args.selection!r}")
-    record["findings"] = [_findingRecord(f) for f in findings]
+    record["findings"] = [findingRecord(f) for f in findings]
     record["onlyBase"] = [m.name for m in onlyBase]
     record["onlyHead"] = [m.name for m in onlyHead]
     record["seconds"] = time.monotonic() - started

@@ -1,0 +1,70 @@
+"""What a gate run keeps of its trials (the JSON of ``--json``), and the measures read back.
+
+    {"base": {...}, "head": {...}, "selection", "stat", "tolerance",
+     "trials": [{"trial": 1, "side": "base", "seconds": 24.1, "commit_info": {...},
+                 "benchmarks": [{"name", "extra_info", "min", "median", "mean", "rounds",
+                                 "data"}, ...]}, ...],
+     "findings": [...], "onlyBase": [...], "onlyHead": [...], "seconds": 512.3}
+
+Each benchmark keeps its rounds (``data``), so a later reader (``bench/calibrate-gate``) can
+apply another statistic or rule to the same trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .decide import Finding, Measure, measuresOf
+
+__all__ = ("findingRecord", "keptBenchmarks", "sideMeasures")
+
+_STATS = ("min", "median", "mean", "rounds", "data")
+
+
+def keptBenchmarks(run: Mapping) -> list[dict]:
+    """What a trial keeps of a pytest-benchmark run: each benchmark's place, stats, rounds."""
+    kept = []
+    for bench in run.get("benchmarks", []):
+        stats = bench.get("stats", {})
+        kept.append(
+            {
+                "name": bench.get("fullname"),
+                "extra_info": bench.get("extra_info", {}),
+                **{key: stats.get(key) for key in _STATS},
+            }
+        )
+    return kept
+
+
+def _asBenchmark(kept: Mapping) -> dict:
+    """A kept benchmark back in pytest-benchmark's shape, for the report's parser."""
+    return {
+        "fullname": kept["name"],
+        "extra_info": kept["extra_info"],
+        "stats": {key: kept[key] for key in _STATS},
+    }
+
+
+def sideMeasures(record: Mapping, label: str, stat: str) -> list[dict[Measure, float]]:
+    """Each trial's measures for the side ``label`` ("base" or "head"), in trial order."""
+    trials = sorted((t for t in record["trials"] if t["side"] == label), key=lambda t: t["trial"])
+    return [
+        measuresOf({"benchmarks": [_asBenchmark(b) for b in trial["benchmarks"]]}, stat)
+        for trial in trials
+    ]
+
+
+def findingRecord(finding: Finding) -> dict:
+    return {
+        "measure": finding.measure.name,
+        "pair": finding.measure.pair,
+        "kind": finding.measure.kind,
+        "variant": finding.measure.variant,
+        "base": finding.base,
+        "head": finding.head,
+        "ratio": finding.ratio,
+        "low": finding.low,
+        "high": finding.high,
+        "confidence": finding.confidence,
+        "failed": finding.failed,
+    }

@@ -1,0 +1,75 @@
+"""bench/calibrate-gate's analysis: recorded gate sessions through the gate's own rule."""
+
+import json
+import math
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def session(path, trials, *, slowdown, seed):
+    """A gate JSON of ``trials`` ABBA trials of one pair: the head's fast variant x slowdown."""
+    rng = random.Random(seed)
+    kept = []
+    for trial in range(1, trials + 1):
+        drift = math.exp(rng.gauss(0, 0.05))
+        for side in ("base", "head"):
+            fast = 0.2 * drift * (slowdown if side == "head" else 1.0)
+            benchmarks = []
+            for variant, seconds in (("naive", 1.1 * drift), ("correct", fast)):
+                rounds = [seconds * math.exp(abs(rng.gauss(0, 0.01))) for _ in range(3)]
+                benchmarks.append(
+                    {
+                        "name": f"test[{variant}]",
+                        "extra_info": {
+                            "pair": "pipeline-48",
+                            "variant": variant,
+                            "scale": 48,
+                            "reference": "naive",
+                        },
+                        "min": min(rounds),
+                        "median": sorted(rounds)[1],
+                        "mean": sum(rounds) / 3,
+                        "rounds": 3,
+                        "data": rounds,
+                    }
+                )
+            kept.append({"trial": trial, "side": side, "benchmarks": benchmarks})
+    path.write_text(json.dumps({"trials": kept}))
+    return path
+
+
+def analyze(*paths):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "calibrate-gate"),
+            "analyze",
+            *map(str, paths),
+            "--trials",
+            "10",
+            "--tolerance",
+            "0.05",
+            "--samples",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_an_unchanged_session_never_fails_and_a_slowed_one_always_does(tmp_path):
+    same = session(tmp_path / "aa.json", 20, slowdown=1.0, seed=1)
+    slow = session(tmp_path / "slow.json", 20, slowdown=1.10, seed=2)
+    out = analyze(same, slow).split("## ")
+    assert "10 trials, tolerance 5%: 0 of 2 disjoint blocks fail, 0% of 20 random subsets" in out[1]
+    assert "10 trials, tolerance 5%: 2 of 2 disjoint blocks fail, 100% of 20" in out[2]
+    [noise] = [line for line in out[2].splitlines() if "pipeline-48 correct seconds " in line]
+    assert re.search(r"head/base 1\.(09|10|11)\d", noise), noise
