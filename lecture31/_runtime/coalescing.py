@@ -17,8 +17,9 @@ this is one task per item. How big a batch may grow is decided elsewhere
 
 No task is made here: batches are sent from ``submit`` and from the callback of the batch that
 returns. Each item's future is the caller's to await (cancelling it drops the item, or its
-result); a failed batch fails each of its items' futures; every batch's outcome is retrieved,
-even after ``close``. Batch futures are never cancelled from here (CPython 3.11 can wedge a
+result); a failed batch fails each of its items' futures; ``close`` cancels every future not
+yet settled, so no error can be left in one that nobody awaits; every batch's own outcome is
+retrieved, even after ``close``. Batch futures are never cancelled from here (CPython 3.11 can wedge a
 process pool whose cancelled future a dying worker then touches: ``pools.detached``); what is
 still queued in the pool is its owner's to cancel when shutting it down.
 """
@@ -53,6 +54,7 @@ class Coalescer(Generic[ItemT, ResultT]):
         "_inFlight",
         "_loop",
         "_queue",
+        "_sent",
         "_window",
         "batchSize",
         "batches",
@@ -67,6 +69,7 @@ class Coalescer(Generic[ItemT, ResultT]):
         self._loop = asyncio.get_running_loop()
         self._queue: collections.deque[tuple[ItemT, asyncio.Future[ResultT]]] = collections.deque()
         self._inFlight = 0
+        self._sent: set[asyncio.Future[ResultT]] = set()  # the waiters of the batches in flight
         self.batchSize = 1  # items per batch at most; 1 until its owner decides otherwise
         self.batches = 0  # batches sent so far
         self.closed = False
@@ -91,10 +94,13 @@ class Coalescer(Generic[ItemT, ResultT]):
         return waiter
 
     def close(self) -> None:
-        """Send nothing more; cancel the futures of the items still waiting here."""
+        """Send nothing more; cancel the futures of every item not yet back (waiting here, or
+        in a batch the executor still has: its result or error is then dropped)."""
         self.closed = True
         while self._queue:
             _, waiter = self._queue.popleft()
+            waiter.cancel()
+        for waiter in self._sent:
             waiter.cancel()
 
     def _send(self) -> None:
@@ -116,10 +122,12 @@ class Coalescer(Generic[ItemT, ResultT]):
                 continue
             self._inFlight += 1
             self.batches += 1
+            self._sent.update(waiters)
             future.add_done_callback(functools.partial(self._returned, waiters))
 
     def _returned(self, waiters: list[asyncio.Future[ResultT]], future: asyncio.Future) -> None:
         self._inFlight -= 1
+        self._sent.difference_update(waiters)
         if future.cancelled():  # the pool's owner cancelled it, shutting the pool down
             for waiter in waiters:
                 waiter.cancel()
