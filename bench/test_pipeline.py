@@ -123,7 +123,7 @@ def test_streamed_pipeline_large(measure, pipelinePools):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("scale", BATCHING_SCALES)
 @pytest.mark.parametrize("variant", ["one-per-item", "batched"])
-def test_streamed_pipeline_batching(measure, pipelinePools, scale, variant):
+def test_streamed_pipeline_batching_large(measure, pipelinePools, scale, variant):
     processes = Dispatch(pipelinePools.processPool)
     processes.streamBatching = variant == "batched"
     threads = Dispatch(pipelinePools.threadPool)

@@ -19,9 +19,9 @@ No task is made here: batches are sent from ``submit`` and from the callback of 
 returns. Each item's future is the caller's to await (cancelling it drops the item, or its
 result); a failed batch fails each of its items' futures; ``close`` cancels every future not
 yet settled, so no error can be left in one that nobody awaits; every batch's own outcome is
-retrieved, even after ``close``. Batch futures are never cancelled from here (CPython 3.11 can wedge a
-process pool whose cancelled future a dying worker then touches: ``pools.detached``); what is
-still queued in the pool is its owner's to cancel when shutting it down.
+retrieved, even after ``close``. Batch futures are never cancelled from here (CPython 3.11 can
+wedge a process pool whose cancelled future a dying worker then touches: ``pools.detached``);
+what is still queued in the pool is its owner's to cancel when shutting it down.
 """
 
 from __future__ import annotations
