@@ -197,17 +197,31 @@ def test_required_tolerance_is_where_the_decision_flips():
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(tmp: Path, name: str, rounds: dict, *, fastFactor: float = 1.0, model: int = 1) -> Path:
-    """A minimal pytest-benchmark JSON holding pipeline-48 and tiered-10 from the fixture."""
+def _run(
+    tmp: Path,
+    name: str,
+    rounds: dict,
+    *,
+    fastFactor: float = 1.0,
+    model: int = 1,
+    streamedFactor: float | None = None,
+) -> Path:
+    """A minimal pytest-benchmark JSON holding pipeline-48 and tiered-10 from the fixture
+    (with ``streamedFactor``, pipeline-48 also has a ``streamed`` variant: correct's rounds x
+    0.8 x that factor)."""
     benchmarks = []
     for pair, key, (slow, fast) in [
         ("pipeline-48", "pipeline-48 baseline-host", ("naive", "correct")),
         ("tiered-10", "tiered-10 baseline-host", ("sequential", "tiered")),
     ]:
-        for variant, data in [
+        variants = [
             (slow, rounds[key]["slowRounds"]),
             (fast, [f * fastFactor for f in rounds[key]["fastRounds"]]),
-        ]:
+        ]
+        if streamedFactor is not None and pair == "pipeline-48":
+            streamedRounds = [0.8 * f * streamedFactor for f in rounds[key]["fastRounds"]]
+            variants.append(("streamed", streamedRounds))
+        for variant, data in variants:
             info = {"pair": pair, "variant": variant, "scale": int(pair.split("-")[1])}
             benchmarks.append({"extra_info": info, "stats": {"data": data}})
     machine = {"cpu": {"vendor_id_raw": "AuthenticAMD", "family": 25, "model": model}}
@@ -266,3 +280,41 @@ def test_calibration_warns_when_the_baseline_is_from_another_cpu(tmp_path):
     command += ["--baseline", str(baseline)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert "WARNING: the runs were made on AuthenticAMD family 25 model 1" in done.stdout
+
+
+@pytest.mark.slow
+def test_calibration_gives_a_third_variant_its_own_row_and_counts_it_as_slowed(tmp_path):
+    import subprocess
+    import sys
+
+    rounds = FIXTURE["runs"]
+    baseline = _run(tmp_path, "baseline.json", rounds, streamedFactor=1.0)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _run(runs, "unchanged-00.json", rounds, streamedFactor=1.0)
+    _run(runs, "injected-00.json", rounds, fastFactor=1.15, streamedFactor=1.15)
+    command = [sys.executable, str(ROOT / "bench" / "calibrate-gate"), "--analyze", str(runs)]
+    command += ["--baseline", str(baseline), "--stat", "min", "--tolerance", "0.09"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| pipeline-48")]
+    assert [row.split(" | ")[0] for row in rows] == ["| pipeline-48", "| pipeline-48/streamed"]
+    assert "injected runs slow: pipeline-48, pipeline-48/streamed, tiered-10" in done.stdout
+    assert "- injected: every slowed pair caught in 1 of 1 runs" in done.stdout
+    assert "- unchanged: 0 of 1 runs fail" in done.stdout
+
+
+@pytest.mark.parametrize("patch", ["correct-store-sleep.patch", "streamed-sleep.patch"])
+def test_the_calibration_patches_still_apply_to_the_library(patch):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    checked = subprocess.run(
+        ["git", "apply", "--check", str(ROOT / "bench" / "patches" / patch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
