@@ -123,12 +123,20 @@ class Dispatch:
             self.executor, fn, window=WINDOW_PER_WORKER * self.workers
         )
         sizing = asyncio.ensure_future(self._sizeStream(coalescer, fn, numItems))
-        try:
-            yield coalescer
-        finally:
+
+        async def stop() -> None:
             coalescer.close()
             sizing.cancel()
             await asyncio.gather(sizing, return_exceptions=True)
+
+        try:
+            yield coalescer
+        except BaseException:
+            await stop()
+            raise
+        await stop()
+        if not sizing.cancelled() and (error := sizing.exception()) is not None:
+            raise error  # a bug in the sizing, not hidden by the run having gone well
 
     async def _sizeStream(self, coalescer: Coalescer, fn: Callable, numItems: int) -> None:
         """Set the coalescer's batch size by the rule, once ``o`` and ``c`` are known."""

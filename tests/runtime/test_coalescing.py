@@ -168,3 +168,15 @@ async def test_stream_leaves_no_task_behind_when_its_body_fails(measured):
         assert all(future.cancelled() for future in unsettled)
         assert asyncio.all_tasks() == {asyncio.current_task()}
         gate.open.set()
+
+
+async def test_an_error_in_the_sizing_is_raised_once_the_run_is_over(monkeypatch):
+    async def broken(executor):
+        raise ZeroDivisionError("sizing bug")
+
+    monkeypatch.setattr(batching, "_overheadOf", broken)
+    gate = Gate()
+    gate.open.set()
+    with RecordingThreadPool(1) as pool, pytest.raises(ZeroDivisionError, match="sizing bug"):
+        async with Dispatch(pool).stream(gate, numItems=10) as coalescer:
+            assert await coalescer.submit(1) == 2  # the items themselves still go through
