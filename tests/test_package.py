@@ -32,6 +32,7 @@ PUBLIC_API = {
         "runCorrectPipeline",
         "runNaivePipeline",
         "runStorageBreakerBatches",
+        "runStreamedPipeline",
         "storeReading",
     },
     tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix"},

@@ -32,6 +32,7 @@ from typing import Protocol, TypeVar, cast
 
 from .checks import checkCount, checkExecutor, checkSeconds
 from .gathering import gatherAll as _gatherAll
+from .pools import detached
 
 __all__ = ("batchSizeFor", "executorWorkers", "mapInBatches", "measureOverhead", "noop")
 
@@ -122,14 +123,21 @@ async def measureOverhead(executor: Executor, *, burst: int = OVERHEAD_BURST) ->
 
 async def _measureOverhead(executor: Executor, burst: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(executor, noop)  # warm: a worker is up and has the function
+
+    def send() -> asyncio.Future:
+        future = loop.run_in_executor(executor, noop)
+        # A measurement cancelled midway (its run ended) must not cancel a process pool's
+        # future: on CPython 3.11 that can wedge the pool (lecture31._runtime.pools.detached).
+        return detached(future) if isinstance(executor, ProcessPoolExecutor) else future
+
+    await send()  # warm: a worker is up and has the function
     trips = []
     for _ in range(9):
         start = time.perf_counter()
-        await loop.run_in_executor(executor, noop)
+        await send()
         trips.append(time.perf_counter() - start)
     start = time.perf_counter()
-    await _gatherAll([loop.run_in_executor(executor, noop) for _ in range(burst)])
+    await _gatherAll([send() for _ in range(burst)])
     perTask = (time.perf_counter() - start) / burst
     return {"roundTripSeconds": statistics.median(trips), "perTaskSeconds": perTask}
 

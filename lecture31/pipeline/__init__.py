@@ -6,8 +6,9 @@ stages.py        requirement 1: the four stages and what each one costs
 staged.py        requirements 2-3: naive (all inline) and correct (one gather per stage)
 compare.py       requirement 4: naive against correct at 12, 24 and 48 sensors
 storebreaker.py  requirement 5: the stores through one shared CircuitBreaker, in batches
-bounds.py        the staged design's critical path, from the seeded draws and pool sizes
-show.py          main(): the table and the batches, printed and explained
+streamed.py      beyond the homework: one chain per sensor, no barrier between stages
+bounds.py        each design's critical path, from the seeded draws and pool sizes
+show.py          main(): the tables and the batches, printed and explained
 """
 
 from .compare import DEFAULT_SCALES as DEFAULT_SCALES, compareScales
@@ -40,6 +41,7 @@ from .storebreaker import (
     STORE_FAILURE_PROBABILITY as STORE_FAILURE_PROBABILITY,
     runStorageBreakerBatches,
 )
+from .streamed import runStreamedPipeline
 
 # main() is left out on purpose, as in every exercise (the CLI finds lecture31.pipeline.main).
 __all__ = (
@@ -50,5 +52,6 @@ __all__ = (
     "runCorrectPipeline",
     "runNaivePipeline",
     "runStorageBreakerBatches",
+    "runStreamedPipeline",
     "storeReading",
 )

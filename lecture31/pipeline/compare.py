@@ -1,7 +1,11 @@
-"""Exercise 4, requirement 4: naive against correct at 12, 24 and 48 sensors, with the bound.
+"""Exercise 4, requirement 4: naive against correct at 12, 24 and 48 sensors, with the bound;
+and beyond it, correct against streamed.
 
-for each scale: time runNaivePipeline, then the correct pipeline on warm pools, and the
-critical path of the draws that very run slept (``bounds.pipelineCriticalPath``)
+compareScales:    for each scale, time runNaivePipeline, then the correct pipeline on warm
+                  pools, and the critical path of the draws that very run slept
+                  (``bounds.pipelineCriticalPath``)
+compareStreamed:  for each scale, correct then streamed on the same warm pools, and the
+                  streamed design's critical path (``bounds.streamedCriticalPath``)
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from concurrent.futures import Executor
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
 from .._runtime.dispatch import Dispatch
 from .._runtime.pools import ownedPools
-from .bounds import normalizeSeconds, pipelineCriticalPath
+from .bounds import normalizeSeconds, pipelineCriticalPath, streamedCriticalPath
 from .staged import (
     NORMALIZE_PROCESSES,
     STORE_THREAD_NAME,
@@ -21,9 +25,10 @@ from .staged import (
     _runCorrect,
     runNaivePipeline,
 )
-from .stages import normalizeReading
+from .stages import SENSOR_MEAN, normalizeReading
+from .streamed import _runStreamed
 
-__all__ = ("DEFAULT_SCALES", "compareScales")
+__all__ = ("DEFAULT_SCALES", "compareScales", "compareStreamed")
 
 DEFAULT_SCALES = (12, 24, 48)  # requirement 4's table
 
@@ -57,13 +62,7 @@ async def compareScales(
     """
     checkSeed(seed)
     checkExecutor(processPool, "processPool")
-    if isinstance(scales, str | bytes) or not isinstance(scales, Iterable):
-        raise TypeError(f"scales must be an iterable of sensor counts, got {scales!r}")
-    scales = tuple(scales)
-    if not scales:
-        raise ValueError("scales must hold at least one scale, got none")
-    for scale in scales:
-        checkCount(scale, "scale")
+    scales = _checkScales(scales)
     normalize = normalizeSeconds()
     rows = []
     async with ownedPools() as pools:
@@ -99,3 +98,64 @@ async def compareScales(
                 }
             )
     return rows
+
+
+async def compareStreamed(
+    scales: Iterable[int] = DEFAULT_SCALES,
+    *,
+    seed: int | None = None,
+    processPool: Executor | None = None,
+) -> list[dict]:
+    """Correct (staged) vs streamed at each scale, on the same warm pools, one after the other.
+
+    Rows: ``sensors, correctSeconds, streamedSeconds, speedup`` (correct / streamed),
+    ``idealSeconds`` (the streamed design's critical path of the draws it slept) and
+    ``efficiency`` (``idealSeconds / streamedSeconds``). The per-task overhead and a reading's
+    cost, which size the streamed pipeline's batches, are measured before any timing.
+    """
+    checkSeed(seed)
+    checkExecutor(processPool, "processPool")
+    scales = _checkScales(scales)
+    normalize = normalizeSeconds()
+    rows = []
+    async with ownedPools() as pools:
+        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
+        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
+        await pools.warm()
+        await processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
+        for sensors in scales:
+            start = time.perf_counter()
+            await _runCorrect(sensors, processes, threads, seed)
+            correctSeconds = time.perf_counter() - start
+            fetchSeconds: list[float] = []
+            start = time.perf_counter()
+            await _runStreamed(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
+            streamedSeconds = time.perf_counter() - start
+            idealSeconds = streamedCriticalPath(
+                fetchSeconds,
+                normalizeSeconds=normalize,
+                processes=processes.workers,
+                threads=STORE_THREADS,
+            )
+            rows.append(
+                {
+                    "sensors": sensors,
+                    "correctSeconds": correctSeconds,
+                    "streamedSeconds": streamedSeconds,
+                    "speedup": correctSeconds / streamedSeconds,
+                    "idealSeconds": idealSeconds,
+                    "efficiency": idealSeconds / streamedSeconds,
+                }
+            )
+    return rows
+
+
+def _checkScales(scales: object) -> tuple[int, ...]:
+    if isinstance(scales, str | bytes) or not isinstance(scales, Iterable):
+        raise TypeError(f"scales must be an iterable of sensor counts, got {scales!r}")
+    checked = tuple(scales)
+    if not checked:
+        raise ValueError("scales must hold at least one scale, got none")
+    for scale in checked:
+        checkCount(scale, "scale")
+    return checked

@@ -25,6 +25,7 @@ import os
 import random
 from collections.abc import Awaitable
 from concurrent.futures import BrokenExecutor, Executor
+from typing import TypeVar
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
 from .._runtime.dispatch import Dispatch
@@ -64,6 +65,8 @@ STORE_THREADS = 48
 SENSORS_IN_FLIGHT = 1000
 
 STORE_THREAD_NAME = "pipeline-store"
+
+ResultT = TypeVar("ResultT")
 
 
 # --- naive: everything inline on the event loop --------------------------------------------
@@ -177,8 +180,9 @@ async def runCorrectPipeline(
 # --- plumbing ------------------------------------------------------------------------------
 
 
-async def _stage(name: str, work: Awaitable[list]) -> list:
-    """One stage's gather; a broken pool becomes an error that names the stage."""
+async def _stage(name: str, work: Awaitable[ResultT]) -> ResultT:
+    """One stage's work (a gather, or one reading's step); a broken pool becomes an error that
+    names the stage."""
     try:
         return await work
     except BrokenExecutor as exc:

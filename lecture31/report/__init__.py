@@ -21,7 +21,14 @@ across machines of different speed; that is what the check compares, never raw s
     python -m lecture31.report --plot speedups.png       # needs the ``plot`` extra
 """
 
-from .check import DEFAULT_TOLERANCE, Regression, Verdict, checkRegressions, gateDecisions
+from .check import (
+    DEFAULT_TOLERANCE,
+    Regression,
+    Verdict,
+    checkRegressions,
+    gateDecisions,
+    ungatedVariants,
+)
 from .cli import main
 from .pairs import (
     PairResult,
@@ -61,4 +68,5 @@ __all__ = (
     "renderMarkdown",
     "renderSummary",
     "speedupChanges",
+    "ungatedVariants",
 )

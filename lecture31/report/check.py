@@ -2,6 +2,7 @@
 
 [PairResult] (run) + [PairResult] (baseline) + tolerance --gateDecisions--> [Verdict]
 a variant fails only when its whole interval lies below baseline x (1 - tolerance)
+[PairResult] (run) + [PairResult] (baseline) --ungatedVariants--> what the baseline cannot judge
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from .pairs import PairResult
 from .parse import ReportError
 from .stats import GateDecision, Interval, gateDecision
 
-__all__ = ("DEFAULT_TOLERANCE", "Regression", "Verdict", "checkRegressions", "gateDecisions")
+__all__ = (
+    "DEFAULT_TOLERANCE",
+    "Regression",
+    "Verdict",
+    "checkRegressions",
+    "gateDecisions",
+    "ungatedVariants",
+)
 
 # How far a pair's speedup may fall below the baseline's before --check fails. 0.25 tolerates
 # a noisy shared machine but misses small regressions: a 30% slowdown of the fast variant lowers
@@ -105,6 +113,8 @@ def gateDecisions(
     the run kept no rounds) lies wholly below the baseline's point speedup x (1 - tolerance).
     Every baseline pair matching ``only`` (fnmatch patterns; all when empty), and each of its
     variants, must be in the run: a benchmark that silently disappeared is an error, not a pass.
+    A variant (or pair) only the run has is not judged: the baseline has nothing to judge it
+    by (``ungatedVariants`` names them) until the baseline is refreshed.
     """
     if not 0 <= tolerance < 1:
         raise ReportError(f"tolerance must be in [0, 1), got {tolerance!r}")
@@ -143,11 +153,30 @@ def gateDecisions(
                 base.speedupOf(other.variant),
                 tolerance,
             )
-            named = len(base.others) > 1
+            named = len(base.others) > 1 or len(now.others) > 1
             verdicts.append(
                 Verdict(base.pair, other.variant, decision, named, interval is not None)
             )
     return verdicts
+
+
+def ungatedVariants(
+    run: Sequence[PairResult], baseline: Sequence[PairResult], *, only: Iterable[str] = ()
+) -> list[str]:
+    """``pair/variant`` of each variant of the run (pairs matching ``only``) the baseline lacks.
+
+    The gate passes them by (a new variant cannot regress against nothing); the check lists
+    them, so a new benchmark is seen not to be gated yet rather than taken for gated.
+    """
+    patterns = tuple(only)
+    known = {(b.pair, v.variant) for b in baseline for v in b.others}
+    return [
+        f"{r.pair}/{v.variant}"
+        for r in run
+        if not patterns or any(fnmatch.fnmatchcase(r.pair, p) for p in patterns)
+        for v in r.others
+        if (r.pair, v.variant) not in known
+    ]
 
 
 def checkRegressions(

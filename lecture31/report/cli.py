@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._runtime.atomicwrite import writeAtomically
-from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions
+from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions, ungatedVariants
 from .pairs import pairResults
 from .parse import STATS, ReportError, loadRun, newestRun
 from .plot import drawPlot, loadPyplot, plotBars, plotSeries
@@ -153,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "or with more than two variants"
             )
         verdicts: list[Verdict] = []
+        ungated: list[str] = []
         if args.baseline:
             baselinePath = Path(args.baseline)
             baselineRun = loadRun(baselinePath)
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             baseline = pairResults(baselineRun, args.stat)
             verdicts = gateDecisions(results, baseline, tolerance, only=args.only)
+            ungated = ungatedVariants(results, baseline, only=args.only)
         regressions = [v.regression() for v in verdicts if v.failed]
 
         print(markdown)
@@ -170,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gate: speedups by {args.stat} with 95% intervals against {args.baseline}")
             for verdict in verdicts:
                 print(f"gate: {verdict}")
+            if ungated:
+                print(f"gate: not gated, the baseline lacks them: {', '.join(ungated)}")
         for regression in regressions:
             print(f"REGRESSION {regression}", file=sys.stderr)
         if args.check and regressions:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,3 +75,17 @@ def test_an_unchanged_session_never_fails_and_a_slowed_one_always_does(tmp_path)
     assert "10 trials, tolerance 5%: 2 of 2 disjoint blocks fail, 100% of 20" in out[2]
     [noise] = [line for line in out[2].splitlines() if "pipeline-48 correct seconds " in line]
     assert re.search(r"head/base 1\.(09|10|11)\d", noise), noise
+
+
+@pytest.mark.parametrize("patch", sorted(p.name for p in (ROOT / "bench" / "patches").iterdir()))
+def test_the_calibration_patches_still_apply_to_the_library(patch):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    checked = subprocess.run(
+        ["git", "apply", "--check", str(ROOT / "bench" / "patches" / patch)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -419,6 +419,7 @@ import asyncio, multiprocessing.forkserver, multiprocessing.resource_tracker, os
 from lecture31 import pipeline
 
 delay = float(sys.argv[1])
+runner = getattr(pipeline, sys.argv[2])  # runCorrectPipeline or runStreamedPipeline
 
 def workers():
     # Pool workers are the fork server's children (however the pool was made).
@@ -449,7 +450,7 @@ async def killOneWorker():
 async def main():
     killer = asyncio.create_task(killOneWorker())
     try:
-        result = await pipeline.runCorrectPipeline(480, seed=1)
+        result = await runner(480, seed=1)
         print("finished", result["count"])
     except Exception as exc:
         print("error", type(exc).__name__, exc)
@@ -468,10 +469,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _runKilling(delay: float) -> tuple[int, str, str]:
+def _runKilling(delay: float, runner: str) -> tuple[int, str, str]:
     """Run the script in its own process group; a hang is killed, group and all, and reported."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _KILL_A_WORKER, str(delay)],
+        [sys.executable, "-c", _KILL_A_WORKER, str(delay), runner],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -488,12 +489,13 @@ def _runKilling(delay: float) -> tuple[int, str, str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for leftovers")
+@pytest.mark.parametrize("runner", ["runCorrectPipeline", "runStreamedPipeline"])
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15])
-def test_a_worker_killed_mid_pipeline_ends_in_an_error_naming_the_stage_and_an_exit(delay):
+def test_a_worker_killed_mid_pipeline_ends_in_an_error_naming_the_stage_and_an_exit(delay, runner):
     # Before: on 3.11 the gather cancelled its siblings' pool futures, the pool's management
     # thread died on them (gh-107219), a worker survived and the interpreter never exited.
     for _ in range(2):
-        returncode, out, err = _runKilling(delay)
+        returncode, out, err = _runKilling(delay, runner)
         assert returncode == 0, err
         # gh-107219's symptom, and ours if a future were left unawaited. (3.11's own pool can
         # still race a submit against its broken-pool sweep and print from its management
@@ -798,6 +800,10 @@ def test_pipeline_runs_from_the_command_line_and_prints_both_requirements():
     out = done.stdout
     table = out[out.index("sensors   naive s") :].splitlines()
     assert [line.split()[0] for line in table[1:4]] == ["12", "24", "48"]
+    # Beyond the homework, after its table: correct against streamed at the same scales.
+    beyond = out[out.index("sensors  correct s  streamed s") :].splitlines()
+    assert out.index("sensors  correct s") > out.index("sensors   naive s")
+    assert [line.split()[0] for line in beyond[1:4]] == ["12", "24", "48"]
     assert out.count("batch  successes  failures  fastFails") == 2
     assert "p = 0.15, 3 store failures in a row are rare" in out
     assert "p = 0.5:" in out

@@ -752,3 +752,50 @@ def test_the_cli_check_prints_one_verdict_per_gated_variant(tmp_path, capsys):
     assert report.main([str(base), *argv, "--output", "-"]) == 0
     out = capsys.readouterr().out
     assert "gate: ok   tiered-10: 6.91x (6.88-6.94) against the baseline's 6.91x" in out
+
+
+# --- a variant the baseline lacks (a new design, before the baseline is refreshed) -----------
+
+
+def _withStreamed(run, factor=0.8):
+    """``run`` plus a third pipeline-48 variant, ``streamed``, each round ``factor`` x correct's."""
+    rounds = STATS_FIXTURE["runs"]["pipeline-48 baseline-host"]["fastRounds"]
+    grown = copy.deepcopy(run)
+    grown["benchmarks"].append(
+        _roundsBench("pipeline-48", "streamed", "naive", [factor * s for s in rounds])
+    )
+    return grown
+
+
+def test_a_variant_only_the_run_has_is_listed_not_gated_and_the_rest_are_named():
+    baseline = report.pairResults(_roundsRun(), "min")
+    run = report.pairResults(_withStreamed(_roundsRun(), factor=5.0), "min")  # far slower
+    verdicts = report.gateDecisions(run, baseline, 0.10)
+    assert [(v.pair, v.variant, v.failed) for v in verdicts] == [
+        ("pipeline-48", "correct", False),
+        ("tiered-10", "tiered", False),
+    ]
+    assert str(verdicts[0]).startswith("ok   pipeline-48/correct: ")  # which of the two
+    assert report.ungatedVariants(run, baseline) == ["pipeline-48/streamed"]
+    assert report.ungatedVariants(run, baseline, only=["tiered-*"]) == []
+    assert report.ungatedVariants(baseline, baseline) == []
+
+
+def test_once_the_baseline_has_the_variant_it_is_gated_like_the_others():
+    baseline = report.pairResults(_withStreamed(_roundsRun()), "min")
+    slowed = report.pairResults(_withStreamed(_roundsRun(), factor=0.8 * 1.3), "min")
+    verdicts = {(v.pair, v.variant): v for v in report.gateDecisions(slowed, baseline, 0.10)}
+    assert verdicts["pipeline-48", "streamed"].failed
+    assert not verdicts["pipeline-48", "correct"].failed
+    assert report.ungatedVariants(slowed, baseline) == []
+
+
+def test_the_cli_check_passes_a_run_with_a_new_variant_and_says_it_is_not_gated(tmp_path, capsys):
+    base = _writeRun(tmp_path / "base.json", _roundsRun())
+    grown = _writeRun(tmp_path / "grown.json", _withStreamed(_roundsRun()))
+    argv = ["--baseline", str(base), "--check", "--tolerance", "0.09", "--stat", "min"]
+    assert report.main([str(grown), *argv, "--only", "pipeline-*", "--output", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "gate: ok   pipeline-48/correct: " in out
+    assert "gate: not gated, the baseline lacks them: pipeline-48/streamed" in out
+    assert "| pipeline-48 | 1 | " in out  # the matrix row, streamed beside correct
