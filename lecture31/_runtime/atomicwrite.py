@@ -17,6 +17,7 @@ symlink is kept and its target is what gets replaced.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -148,7 +149,5 @@ def writeAtomically(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> 
             temp.unlink(missing_ok=True)
         if not done:
             for folder in reversed(made):
-                try:
+                with contextlib.suppress(OSError):  # someone else's file in it: theirs
                     folder.rmdir()
-                except OSError:
-                    pass
