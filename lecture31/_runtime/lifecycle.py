@@ -202,7 +202,12 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
 def _startForkServerIgnoringSigint() -> None:
     # A Ctrl-C in the few milliseconds of the server's spawn is lost (ignored), once per process.
     if threading.current_thread() is not threading.main_thread():
-        return  # signal dispositions can only be changed here; the initializer still applies
+        # Dispositions can only be changed on the main thread, but a mask is per thread: the
+        # server is born blocking SIGINT (a Ctrl-C during its imports stays pending), and
+        # ignores it for good once it runs, which discards one that is pending.
+        with sigintBlockedForChildren():
+            multiprocessing.forkserver.ensure_running()
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         multiprocessing.forkserver.ensure_running()  # a no-op once it runs

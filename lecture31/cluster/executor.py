@@ -148,8 +148,35 @@ def _importDistributed():
     return dask, distributed
 
 
+class _CancelledFutureNoise(logging.Filter):
+    """Drops tornado's report of distributed's ClientExecutor handing an outcome to a
+    ``concurrent.futures.Future`` that was cancelled meanwhile (``cfexecutor._cascade_future``:
+    ``InvalidStateError`` from ``set_result``, or ``FutureCancelledError`` once the client
+    closes). A cancelled run (Ctrl-C) cancels its pending futures, and dask does not check
+    before it completes them: that is the cancellation itself, not an error to print."""
+
+    _EXPECTED = ("InvalidStateError", "FutureCancelledError", "CancelledError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or type(error).__name__ not in self._EXPECTED:
+            return True
+        frame = error.__traceback__
+        while frame is not None:
+            code = frame.tb_frame.f_code
+            if code.co_name == "_cascade_future" and code.co_filename.endswith("cfexecutor.py"):
+                return False
+            frame = frame.tb_next
+        return True
+
+
+_NOISE_FILTER = _CancelledFutureNoise()
+
+
 def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | None) -> Executor:
     dask, distributed = _importDistributed()
+    # Once per process, for good: the reports can come after the executor is closed.
+    logging.getLogger("tornado.application").addFilter(_NOISE_FILTER)
     if address is None:
         stack.enter_context(dask.config.set(_LOCAL_DASK_CONFIG))
         # The nannies start (and restart) their worker processes from the cluster's own
