@@ -47,6 +47,14 @@ EXIT_USAGE = 2  # argparse's own
 EXIT_FAULT = 1  # a worker died or a cluster could not be reached: said in one line
 
 
+_EXIT_STATUSES = """exit status (every failure is one line on stderr):
+  0    done
+  1    a fault: a worker died, no dask scheduler at the address (a refused port at once),
+       or stdout lost: closed early (quietly) or not writable (a full disk)
+  2    usage error: a bad option or scheduler address (--scheduler, $LECTURE31_DASK_SCHEDULER)
+  130  Ctrl-C (one line: lecture31: interrupted)     143  SIGTERM"""
+
+
 class _CommandError(Exception):
     """A problem the user can fix, reported as one line and exit status 2."""
 
@@ -66,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lecture31",
         description="Run Lecture 31's exercises and print what they measure.",
-        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items()),
+        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items())
+        + "\n\n"
+        + _EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
