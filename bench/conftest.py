@@ -8,13 +8,23 @@
         |-- LECTURE31_BENCH_SLOWDOWN? stretch this variant's rounds (bench code only)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
 
-    --benchmark-compare[=NNNN]   no run saved for this machine id? compare with the closest
-        |                        committed run (same OS and Python implementation), or run
-        |                        without comparing; either way one note says so
+    --benchmark-compare[=NNNN|=PATH]   decided before anything runs:
+        |-- no value, no run saved for this machine id: compare with the closest committed
+        |   run (same OS and Python implementation), or run without comparing; a note says so
+        |-- =NNNN: the same fallback, but a number that names no run at all is a usage error
+        |   (one line, exit 4), not a two-minute run without the comparison asked for
+        |-- =PATH of a saved run's JSON: compared as given (made absolute, so the summary reads
+        |   the very file pytest-benchmark compares with); a path that is no file: usage error
         |-- machine_info differs: a short note (CPU, Python) instead of pytest-benchmark's
         |                         warning, which the suite's warnings-as-errors would turn
-        |                         into an INTERNALERROR (pytest-benchmark #255, #276)
+        |                         into an INTERNALERROR (pytest-benchmark #255, #276), and
+        |                         which crashes on its own when --benchmark-storage lies
+        |                         outside the working directory (#217): any folder works
         '-- end of the run: each pair's speedup, and the compared run's beside it
+
+Every saved or --benchmark-json run records whether its rounds were --bench-quick's and which
+-k / -m chose its benchmarks (``lecture31.report.records.RUN_INFO``): the report will not let
+such a run replace a fuller table without --force.
 
 Injecting a slowdown, to prove the CI gate catches one without touching the library::
 
@@ -42,7 +52,7 @@ from pytest_benchmark.logger import PytestBenchmarkWarning
 from pytest_benchmark.utils import get_machine_id
 
 from lecture31 import report
-from lecture31.report.records import IDEAL_SECONDS, INJECTED_SLOWDOWN, extraInfo
+from lecture31.report.records import IDEAL_SECONDS, INJECTED_SLOWDOWN, RUN_INFO, extraInfo, runInfo
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
 _NOTES = pytest.StashKey[list[str]]()
@@ -183,22 +193,42 @@ def _heldRuns(storage: Path) -> str:
     return ", ".join(held) or "no saved runs"
 
 
+def _savedRuns(storage: Path) -> str:
+    """``'Linux-CPython-3.11-64bit: 0001_baseline, 0002_x'``: what a user can name instead."""
+    held = []
+    for folder in sorted(f for f in storage.glob("*") if f.is_dir()):
+        names = sorted(run.stem for run in folder.glob("*.json"))
+        if names:
+            shown = ", ".join(names[-4:])
+            held.append(f"{folder.name}: {'..., ' if len(names) > 4 else ''}{shown}")
+    return "; ".join(held) or "no saved runs"
+
+
 def _resolveCompare(config: pytest.Config, compare: object, storage: Path) -> None:
-    """Point ``--benchmark-compare`` at a run that exists, or turn it off; say which."""
+    """Point ``--benchmark-compare`` at a run that exists, or turn it off and say so; a value
+    that names no run at all is a usage error, before anything runs."""
     asked = "--benchmark-compare" + ("" if compare is True else f"={compare}")
     machineId = get_machine_id()
     notes = config.stash[_NOTES]
-    if isinstance(compare, str) and (Path(compare).is_file() or "/" in compare):
-        # An explicit file, or a MACHINE/NAME glob: compare with exactly that, if it exists.
-        machineGlob, _, nameGlob = compare.partition("/")
-        if Path(compare).is_file() or any(storage.glob(f"{machineGlob}/{nameGlob}*.json")):
+    if isinstance(compare, str):
+        given = Path(compare)
+        if given.is_file():
+            # A saved run's JSON, named as a path: pytest-benchmark keeps a relative path as
+            # given but reads the storage's runs relative to it; absolute, both agree.
+            config.option.benchmark_compare = str(given.resolve())
             return
-        config.option.benchmark_compare = None
-        notes.append(
-            f"{asked}: no such run in {storage}/ (it holds {_heldRuns(storage)}); the benchmarks "
-            "ran without a comparison."
-        )
-        return
+        if given.is_absolute() or given.suffix == ".json" or len(given.parts) > 2:
+            raise pytest.UsageError(
+                f"{asked}: no such file; name a saved run's JSON, a run number such as 0001, "
+                f"or MACHINE/NNNN ({storage}/ holds {_savedRuns(storage)})"
+            )
+        if len(given.parts) == 2:  # MACHINE/NAME glob: exactly that, if it exists
+            machineGlob, nameGlob = given.parts
+            if any(storage.glob(f"{machineGlob}/{nameGlob.rstrip('*')}*.json")):
+                return
+            raise pytest.UsageError(
+                f"{asked}: no saved run matches it; {storage}/ holds {_savedRuns(storage)}"
+            )
     pattern = (
         "[0-9][0-9][0-9][0-9]_*.json" if compare is True else f"{compare}".rstrip("*") + "*.json"
     )
@@ -213,6 +243,11 @@ def _resolveCompare(config: pytest.Config, compare: object, storage: Path) -> No
             "Python implementation). Save your own with --benchmark-save=NAME."
         )
         return
+    if compare is not True:
+        raise pytest.UsageError(
+            f"{asked}: no saved run {compare} for this machine id ({machineId}) nor for another "
+            f"of the same OS and Python implementation; {storage}/ holds {_savedRuns(storage)}"
+        )
     config.option.benchmark_compare = None
     notes.append(
         f"{asked}: nothing to compare with for this machine id ({machineId}): {storage}/ holds "
@@ -283,6 +318,14 @@ def machineNote(current: Mapping, saved: Mapping) -> list[str]:
     return ["The compared run comes from another machine:", *lines]
 
 
+def _storageOutsideCwd(benchmarksession) -> bool:
+    try:
+        benchmarksession.storage.location  # noqa: B018 (the property is what raises)
+    except ValueError:
+        return True
+    return False
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_benchmark_compare_machine_info(
     config, benchmarksession, machine_info, compared_benchmark
@@ -292,12 +335,37 @@ def pytest_benchmark_compare_machine_info(
         warnings.filterwarnings(
             "ignore", "Benchmark machine_info is different", PytestBenchmarkWarning
         )
-        result = yield
+        try:
+            result = yield
+        except ValueError:
+            # pytest-benchmark #217: its warning names the storage relative to the working
+            # directory, and raises for a storage outside it (an absolute CI cache path). That
+            # warning is what this hook replaces anyway; any other ValueError is not ours.
+            if not _storageOutsideCwd(benchmarksession):
+                raise
+            result = []
     saved = compared_benchmark.get("machine_info")
     note = machineNote(machine_info, saved if isinstance(saved, Mapping) else {})
     if note and _NOTES in config.stash:
         config.stash[_NOTES].extend(note)
     return result
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    """Every saved or --benchmark-json run says whether its rounds were quick and which -k / -m
+    chose its benchmarks: the report reads it (a partial or quick run never silently replaces
+    the committed table)."""
+    selection = " ".join(
+        f"{flag} {value}"
+        for flag, value in (
+            ("-k", config.getoption("keyword")),
+            ("-m", config.getoption("markexpr")),
+        )
+        if value
+    )
+    output_json[RUN_INFO] = runInfo(
+        quick=bool(config.getoption("--bench-quick")), selection=selection
+    )
 
 
 # --- the speedup summary at the end of every run ---------------------------------------------

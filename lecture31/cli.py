@@ -1,8 +1,14 @@
 """The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
 
-Exit status: 0 done, 1 stdout closed early (``... | head``), 2 usage error, 130 Ctrl-C,
-143 SIGTERM. On Ctrl-C and SIGTERM the run is cancelled, so every pool is shut down and every
-worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
+Exit status (every failure is one line on stderr, never a traceback):
+    0    done
+    1    a fault: a worker died, no dask scheduler at the address (a refused port is known at
+         once), or the output was lost: stdout closed early (``... | head -1``, said by
+         nothing) or not writable (a full disk: one line); never 0 after lost output
+    2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address
+  130    Ctrl-C          143  SIGTERM
+On Ctrl-C and SIGTERM the run is cancelled, so every pool (and a local dask cluster) is shut
+down and every worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ import asyncio
 import contextlib
 import importlib
 import json
-import os
 import sys
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
 
+from ._runtime.checks import UserInputError
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
+from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 
 HOMEWORK = {
     "tiered": "Exercise 1: three-tier request handler (asyncio + threads + processes)",
@@ -35,8 +42,17 @@ CPU_EXERCISES = ("tiered", "pipeline", "tiers")
 CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
+EXIT_OUTPUT_LOST = 1  # stdout could not be written (a full disk): said in one line
 EXIT_USAGE = 2  # argparse's own
 EXIT_FAULT = 1  # a worker died or a cluster could not be reached: said in one line
+
+
+_EXIT_STATUSES = """exit status (every failure is one line on stderr):
+  0    done
+  1    a fault: a worker died, no dask scheduler at the address (a refused port at once),
+       or stdout lost: closed early (quietly) or not writable (a full disk)
+  2    usage error: a bad option or scheduler address (--scheduler, $LECTURE31_DASK_SCHEDULER)
+  130  Ctrl-C (one line: lecture31: interrupted)     143  SIGTERM"""
 
 
 class _CommandError(Exception):
@@ -58,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lecture31",
         description="Run Lecture 31's exercises and print what they measure.",
-        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items()),
+        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items())
+        + "\n\n"
+        + _EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -143,6 +161,11 @@ async def _openCpuExecutor(
         from .cluster import cpuExecutor
 
         manager = cpuExecutor(cpu, address=scheduler)
+    except ImportError as exc:
+        raise _CommandError(f"--cpu {cpu}: {exc}") from exc
+    except ValueError as exc:  # a malformed address, before anything is started
+        raise _CommandError(f"--scheduler: {exc}" if scheduler is not None else str(exc)) from exc
+    try:
         if hasattr(manager, "__aenter__"):
             return await stack.enter_async_context(manager)
         return stack.enter_context(manager)
@@ -181,20 +204,7 @@ async def _runExercises(plan: _Plan) -> None:
                     raise _CommandError(str(exc)) from exc
                 raise
     # Inside the run, so a closed pipe is found while the pools are still shut in order.
-    sys.stdout.flush()
-
-
-def _silenceStdout() -> None:
-    """After a broken pipe: point stdout at devnull, so the exit-time flush fails quietly too."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
+    flushStdout()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         plan = _plan(parser, parser.parse_args(argv))
-        runMain(_runExercises(plan))
-    except _CommandError as exc:
+        with guardedStdout():
+            runMain(_runExercises(plan))
+    except (_CommandError, UserInputError) as exc:
         print(f"lecture31: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -212,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("lecture31: terminated (SIGTERM); child processes shut down", file=sys.stderr)
         return EXIT_TERMINATED
+    except StdoutLost as lost:
+        if lost.closed:
+            return EXIT_BROKEN_PIPE
+        print(f"lecture31: {lost}", file=sys.stderr)
+        return EXIT_OUTPUT_LOST
     except BrokenPipeError:
-        _silenceStdout()
+        silenceStdout()
         return EXIT_BROKEN_PIPE
     except (BrokenExecutor, ConnectionError) as exc:
         # A fault, not a bug: the message already names the stage or the address.

@@ -6,6 +6,8 @@ tests are about what the command line passes on and how it ends, not about the e
 
 import asyncio
 import contextlib
+import errno
+import io
 import os
 import signal
 import subprocess
@@ -16,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 
 from lecture31 import cli
+from lecture31._runtime.checks import UserInputError
 
 HOMEWORK = ("tiered", "fanout", "breaker", "pipeline")
 
@@ -297,6 +300,62 @@ def test_a_closed_stdout_ends_the_run_quietly_with_exit_1(recorder, capsys):
     assert cli.main(["all"]) == 1
     assert capsys.readouterr().err == ""
     assert [name for name, _ in recorder.calls] == ["tiered"]
+
+
+class _FullStdout(io.StringIO):
+    def write(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_stdout_is_one_line_and_exit_1_never_0(recorder, capsys, monkeypatch):
+    async def printing(**keywords):
+        recorder.calls.append(("tiered", keywords))
+        print("Exercise 1: ...")
+
+    sys.modules["lecture31.tiered"].main = printing
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    assert cli.main(["tiered"]) == 1
+    assert capsys.readouterr().err == "lecture31: cannot write to stdout: No space left on device\n"
+
+
+def test_an_oserror_of_the_run_is_not_mistaken_for_a_lost_stdout(recorder):
+    failure = PermissionError(13, "Permission denied", "/etc/x")
+    sys.modules["lecture31.tiered"].main = recorder.mainFor("tiered", raises=failure)
+    with pytest.raises(PermissionError):
+        cli.main(["tiered"])
+
+
+def test_a_bad_scheduler_address_is_one_line_and_exit_2_before_anything_runs(recorder, capsys):
+    assert cli.main(["pipeline", "--cpu", "dask", "--scheduler", "tcp://h:x"]) == 2
+    assert capsys.readouterr().err == (
+        "lecture31: --scheduler: address must be a scheduler address such as tcp://host:8786,"
+        " got 'tcp://h:x' (port 'x' is not a number from 1 to 65535)\n"
+    )
+    assert recorder.calls == []
+
+
+def test_a_bad_address_met_inside_an_exercise_is_one_line_and_exit_2(recorder, capsys):
+    # tiers opens dask itself when the extra is installed, reading $LECTURE31_DASK_SCHEDULER.
+    error = UserInputError("LECTURE31_DASK_SCHEDULER must be a scheduler address, got 'x'")
+    sys.modules["lecture31.tiers"].main = recorder.mainFor("tiers", raises=error)
+    assert cli.main(["tiers"]) == 2
+    assert capsys.readouterr().err == f"lecture31: {error}\n"
+
+
+def test_lost_output_never_exits_0_from_the_command_line(tmp_path):  # `tiered > /dev/full`
+    # RLIMIT_FSIZE = 0: every write to the file fails (EFBIG), as /dev/full fails with ENOSPC.
+    limit = (
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    with (tmp_path / "out.txt").open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", limit, "-m", "lecture31", "tiered", "--seed", "1"],
+            stdout=out, stderr=subprocess.PIPE, text=True, timeout=120,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "lecture31: cannot write to stdout: File too large\n"
 
 
 def test_module_runs_as_a_program():

@@ -30,12 +30,12 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from lecture31 import pipeline, tiered
+from lecture31._runtime.atomicwrite import checkTarget, writeAtomically
 from lecture31._runtime.pools import makeProcessPool, makeThreadPool, warmPool
 from lecture31.report.stats import speedupInterval
 
@@ -142,17 +142,6 @@ def summarize(runs: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
-def _writeAtomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/interleave.py", description=__doc__.split("\n")[0])
     parser.add_argument("--pair", default="pipeline-48", help="pipeline-N or tiered-N")
@@ -162,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 2 or args.rounds < 1:
         parser.error("--runs must be >= 2 and --rounds >= 1")
+    if args.json:
+        try:
+            checkTarget(args.json)  # before minutes of measuring, not after
+        except OSError as exc:
+            parser.error(f"--json {exc.filename}: {exc.strerror}")
     load = os.getloadavg()[0]
     print(f"{args.pair}: {args.runs} runs x {args.rounds} rounds per schedule; load {load:.2f}")
     runs: dict[str, list[dict]] = {"blocked": [], "interleaved": []}
@@ -184,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{elapsed:.0f} s; 1-minute load average {load:.2f} at the start, {endLoad:.2f} at end")
     if args.json:
         record = {"pair": args.pair, "rounds": args.rounds, "load": [load, endLoad], "runs": runs}
-        _writeAtomically(args.json, json.dumps(record, indent=1))
+        text = json.dumps(record, indent=1)
+        try:
+            writeAtomically([(args.json, lambda temp: temp.write_text(text, encoding="utf-8"))])
+        except OSError as exc:
+            print(f"{parser.prog}: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 2
     return 0
 
 

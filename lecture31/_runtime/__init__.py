@@ -12,5 +12,6 @@ coalescing    items sent as they become ready; batched only while the executor i
 dispatch      where work goes: one executor, one task each or in batches
 schedule      list scheduling, for the critical-path bounds
 machine       usable cores and the GIL
-atomicwrite   files written whole or not at all
+atomicwrite   files written whole or not at all, to the file a path names (mode kept)
+stdout        standard output that may be gone: a closed pipe is quiet, a full disk one line
 """

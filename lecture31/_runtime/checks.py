@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from numbers import Real
 
 __all__ = (
+    "UserInputError",
     "checkCallable",
     "checkCount",
     "checkExecutor",
@@ -20,6 +21,11 @@ __all__ = (
     "checkSeconds",
     "checkSeed",
 )
+
+
+class UserInputError(ValueError):
+    """A value the user gave (an option, an environment variable) that cannot be used: raised
+    deep in the library, said by a command line as one line naming it, exit status 2."""
 
 
 def checkCount(value: object, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:

@@ -26,14 +26,22 @@ import asyncio
 import contextlib
 import multiprocessing.context
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from multiprocessing.connection import Connection, Pipe
 from typing import Any, TypeVar
 
-__all__ = ("Terminated", "lifelineArgs", "runMain", "workerInitializer", "workerOptions")
+__all__ = (
+    "Terminated",
+    "lifelineArgs",
+    "runMain",
+    "sigintBlockedForChildren",
+    "workerInitializer",
+    "workerOptions",
+)
 
 T = TypeVar("T")
 
@@ -194,12 +202,42 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
 def _startForkServerIgnoringSigint() -> None:
     # A Ctrl-C in the few milliseconds of the server's spawn is lost (ignored), once per process.
     if threading.current_thread() is not threading.main_thread():
-        return  # signal dispositions can only be changed here; the initializer still applies
+        # Dispositions can only be changed on the main thread, but a mask is per thread: the
+        # server is born blocking SIGINT (a Ctrl-C during its imports stays pending), and
+        # ignores it for good once it runs, which discards one that is pending.
+        with sigintBlockedForChildren():
+            multiprocessing.forkserver.ensure_running()
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         multiprocessing.forkserver.ensure_running()  # a no-op once it runs
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def sigintBlockedForChildren() -> Iterator[None]:
+    """Inside, this thread blocks SIGINT: threads it starts, and processes they start, inherit it.
+
+    For pools whose worker processes are started by a library's own threads (a dask local
+    cluster's nannies), where ``workerOptions`` cannot reach: a signal mask survives both
+    thread creation and fork + exec, so those workers never see a terminal's Ctrl-C, which the
+    parent alone handles (it shuts them down in order). Python runs signal handlers in the main
+    thread only, so a helper thread that blocks SIGINT loses nothing. On the main thread, a
+    Ctrl-C meanwhile is held and delivered on leaving. A no-op where masks do not exist.
+
+    The resource tracker is started first: 3.11's ``ensure_running`` *unblocks* SIGINT in the
+    thread that starts it, which would undo the mask in whichever thread got there first.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    multiprocessing.resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def lifelineArgs() -> tuple[Connection]:

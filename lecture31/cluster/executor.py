@@ -22,8 +22,9 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from .._runtime.batching import noop
-from .._runtime.checks import checkCount
+from .._runtime.checks import UserInputError, checkCount
 from .._runtime.helperthread import inHelperThreadToEnd
+from .._runtime.lifecycle import sigintBlockedForChildren
 from .._runtime.pools import makeProcessPool, warmPool
 
 T = TypeVar("T")
@@ -35,8 +36,14 @@ DASK_SCHEDULER_ENV = "LECTURE31_DASK_SCHEDULER"
 EXTRA_HINT = "pip install 'lecture31[distributed]'"
 
 # Waiting for a remote scheduler or its workers: long enough for a cluster that is still coming
-# up, short enough that a wrong address is an error within a minute, not a hang.
+# up, short enough that a wrong address is an error within a minute, not a hang. Only silence
+# is waited for: a refused connection (nothing listens on that port) or a host name that does
+# not exist is an error at once.
 CONNECT_TIMEOUT_SECONDS = 30.0
+
+# The transports distributed ships, and which of them are reached at HOST:PORT.
+_PORTED_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+_SCHEMES = (*_PORTED_SCHEMES, "inproc")
 
 # Local dask workers start as fresh interpreters ("spawn", dask's own default), never forked
 # from this process, which runs threads (see lecture31._runtime.pools). Pinned for the
@@ -78,10 +85,8 @@ class _CpuExecutor:
             raise TypeError(f"address must be a scheduler address string or None, got {address!r}")
         if address is not None and kind != "dask":
             raise ValueError(f"address applies to kind='dask' only, got kind={kind!r}")
-        if address == "":
-            raise ValueError("address must be a scheduler address such as tcp://host:8786, got ''")
         self.kind: str = kind
-        self.address: str | None = address
+        self.address: str | None = _schedulerAddress(address) if kind == "dask" else None
         self.workers: int | None = None if workers is None else checkCount(workers, "workers")
         self._stack: contextlib.ExitStack | None = None
 
@@ -143,25 +148,56 @@ def _importDistributed():
     return dask, distributed
 
 
+class _CancelledFutureNoise(logging.Filter):
+    """Drops tornado's report of distributed's ClientExecutor handing an outcome to a
+    ``concurrent.futures.Future`` that was cancelled meanwhile (``cfexecutor._cascade_future``:
+    ``InvalidStateError`` from ``set_result``, or ``FutureCancelledError`` once the client
+    closes). A cancelled run (Ctrl-C) cancels its pending futures, and dask does not check
+    before it completes them: that is the cancellation itself, not an error to print."""
+
+    _EXPECTED = ("InvalidStateError", "FutureCancelledError", "CancelledError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or type(error).__name__ not in self._EXPECTED:
+            return True
+        frame = error.__traceback__
+        while frame is not None:
+            code = frame.tb_frame.f_code
+            if code.co_name == "_cascade_future" and code.co_filename.endswith("cfexecutor.py"):
+                return False
+            frame = frame.tb_next
+        return True
+
+
+_NOISE_FILTER = _CancelledFutureNoise()
+
+
 def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | None) -> Executor:
     dask, distributed = _importDistributed()
-    address = address or os.environ.get(DASK_SCHEDULER_ENV) or None
+    # Once per process, for good: the reports can come after the executor is closed.
+    logging.getLogger("tornado.application").addFilter(_NOISE_FILTER)
     if address is None:
         stack.enter_context(dask.config.set(_LOCAL_DASK_CONFIG))
-        cluster = distributed.LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",  # loopback only: nothing here listens on the network
-            scheduler_port=0,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            # The scheduler serves HTTP even without a dashboard, on port 8787 unless told
-            # otherwise, and warns when that port is taken: a free loopback port instead.
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
-        )
-        stack.callback(cluster.close)
+        # The nannies start (and restart) their worker processes from the cluster's own
+        # threads: started from here with SIGINT blocked, those workers are born deaf to a
+        # terminal's Ctrl-C, as the process pool's are. Otherwise each one dies of it with a
+        # traceback while this process is still shutting the cluster down in order.
+        with sigintBlockedForChildren():
+            cluster = distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",  # loopback only: nothing here listens on the network
+                scheduler_port=0,
+                dashboard_address=None,
+                worker_dashboard_address=None,
+                # The scheduler serves HTTP even without a dashboard, on port 8787 unless told
+                # otherwise, and warns when that port is taken: a free loopback port instead.
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
+            stack.callback(cluster.close)  # before a held Ctrl-C is delivered on leaving
         client = distributed.Client(cluster, set_as_default=False)
     else:
         _awaitScheduler(address)
@@ -193,8 +229,50 @@ def _openDask(stack: contextlib.ExitStack, address: str | None, workers: int | N
     return executor
 
 
+def _schedulerAddress(address: object) -> str | None:
+    """The scheduler to use: ``address``, else $LECTURE31_DASK_SCHEDULER, else None (a local
+    cluster). A UserInputError naming where it came from if it is no scheduler address."""
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"address must be a scheduler address string or None, got {address!r}")
+    source, given = "address", address
+    if given is None:
+        source, given = DASK_SCHEDULER_ENV, os.environ.get(DASK_SCHEDULER_ENV) or None
+        if given is None:
+            return None
+    problem = _addressProblem(given)
+    if problem is not None:
+        raise UserInputError(
+            f"{source} must be a scheduler address such as tcp://host:8786, got {given!r}"
+            f" ({problem})"
+        )
+    return given
+
+
+def _addressProblem(address: str) -> str | None:
+    """What makes ``address`` no dask scheduler address (None if nothing), read as distributed
+    reads one: ``[SCHEME://]HOST:PORT``, tcp when no scheme is given."""
+    if not address.strip():
+        return "empty"
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        scheme, rest = "tcp", address
+    if scheme not in _SCHEMES:
+        return f"unknown scheme {scheme!r}; one of {', '.join(_SCHEMES)}"
+    if scheme not in _PORTED_SCHEMES:
+        return None
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host:
+        return "no HOST:PORT"
+    if any(c.isspace() or c in "/?#@" for c in host):
+        return f"{host!r} is not a host name"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"port {port!r} is not a number from 1 to 65535"
+    return None
+
+
 def _awaitScheduler(address: str) -> None:
-    """Return once the scheduler's port accepts a connection; ConnectionError at the deadline.
+    """Return once the scheduler's port accepts a connection; ConnectionError at once when the
+    connection is refused or the host does not exist, and at the deadline when nothing answers.
 
     Checked before any Client exists because a Client that fails to connect leaves its IO-loop
     thread running (distributed 2026.8), where nothing can stop it.
@@ -215,6 +293,17 @@ def _awaitScheduler(address: str) -> None:
         try:
             with socket.create_connection((host, port), timeout=1.0):
                 return
+        except ConnectionRefusedError as exc:  # the host answered: nothing listens there
+            raise ConnectionError(
+                f"no dask scheduler answered at {address!r}: connection refused"
+                " (is the scheduler running, on that port?)"
+            ) from exc
+        except socket.gaierror as exc:
+            if exc.errno != socket.EAI_NONAME:
+                raise ConnectionError(f"cannot look up {host!r} for {address!r}: {exc}") from exc
+            raise ConnectionError(
+                f"no dask scheduler answered at {address!r}: no host named {host!r}"
+            ) from exc
         except OSError as exc:
             if time.monotonic() >= deadline:
                 raise ConnectionError(

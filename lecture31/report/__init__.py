@@ -11,7 +11,8 @@
     check.py    each variant's interval against the baseline's speedup x (1 - tolerance)
     render.py   Markdown tables and the plain-text summary
     plot.py     what to draw (pure) and the drawing (the plot extra)
-    cli.py      python -m lecture31.report
+    keep.py     what replacing an existing table would lose (a quick or partial run): pure
+    cli.py      python -m lecture31.report (exit statuses and the partial-run rule: its docstring)
 
 All variants of one pair ran in the same session on the same machine, so their ratios carry
 across machines of different speed; that is what the check compares, never raw seconds.

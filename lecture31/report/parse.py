@@ -62,7 +62,13 @@ def loadRun(path: str | os.PathLike) -> dict:
 
 def newestRun(resultsDir: str | os.PathLike = "results") -> Path:
     """The most recently written run under ``resultsDir``/<machine>/ (pytest-benchmark layout)."""
-    runs = sorted(Path(resultsDir).glob("*/*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    found = []
+    for path in Path(resultsDir).glob("*/*.json"):
+        try:
+            found.append((path.stat().st_mtime_ns, path.name, path))
+        except OSError as exc:  # a symlink loop or a dangling link among the runs
+            raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    runs = [path for *_, path in sorted(found)]
     if not runs:
         raise ReportError(
             f"no benchmark runs under {resultsDir}/; "

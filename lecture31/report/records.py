@@ -7,6 +7,12 @@ One pair is one workload (``pipeline-48``) timed as several variants in the same
 variant, the pair's *reference*, is what the others' speedups divide (reference seconds / variant
 seconds). Runs written before the reference was recorded (the committed 0001 baseline) are read
 with ``LEGACY_REFERENCES``.
+
+One key belongs to the whole run, not to a benchmark: ``RUN_INFO`` at the top of the run's
+JSON, beside pytest-benchmark's own ``machine_info`` and ``commit_info`` (bench/conftest.py
+writes it through ``pytest_benchmark_update_json``): whether the rounds were ``--bench-quick``'s
+and which ``-k`` / ``-m`` selected the benchmarks. Runs without it (the committed 0001) read as
+full runs of everything.
 """
 
 from __future__ import annotations
@@ -25,14 +31,20 @@ __all__ = (
     "LEGACY_COLUMNS",
     "LEGACY_REFERENCES",
     "PAIR",
+    "QUICK",
     "REFERENCE",
+    "RUN_INFO",
     "SCALE",
     "SCALE_LABEL",
+    "SELECTION",
     "VARIANT",
     "FormatError",
     "Record",
     "extraInfo",
+    "isQuickRun",
     "parseRecord",
+    "runInfo",
+    "runSelection",
 )
 
 # extra_info keys. Required on every paired benchmark: PAIR, VARIANT, SCALE, REFERENCE.
@@ -48,6 +60,11 @@ IDEAL_SPEEDUP = "idealSpeedup"  # a stated ideal speedup, shown beside the measu
 CALLS = "calls"  # calls per round: the report adds per-call times and the per-call overhead
 COLUMNS = "columns"  # {column label: extra_info key}: per-variant values shown as extra columns
 INJECTED_SLOWDOWN = "injectedSlowdown"  # set by the bench slowdown injector, never by a real run
+
+# The run's own key, and what it holds.
+RUN_INFO = "lecture31"
+QUICK = "quick"  # True: --bench-quick's fewer rounds (the CI gate's), not a table's
+SELECTION = "selection"  # the -k / -m options that chose the benchmarks ("" for none)
 
 # Runs without REFERENCE: the reference of each pair was one of these variants.
 LEGACY_REFERENCES = ("sequential", "naive", "fixed", "bare")
@@ -91,6 +108,24 @@ def extraInfo(
     ):
         raise FormatError(f"{COLUMNS} must map column labels to extra_info keys, got {columns!r}")
     return {PAIR: pair, VARIANT: variant, SCALE: scale, REFERENCE: reference, **extras}
+
+
+def runInfo(*, quick: bool, selection: str = "") -> dict[str, object]:
+    """The run's RUN_INFO (the writer's half)."""
+    return {QUICK: bool(quick), SELECTION: str(selection)}
+
+
+def isQuickRun(run: object) -> bool:
+    """The run says it used --bench-quick's rounds (a run that does not say is a full one)."""
+    info = run.get(RUN_INFO) if isinstance(run, Mapping) else None
+    return isinstance(info, Mapping) and info.get(QUICK) is True
+
+
+def runSelection(run: object) -> str:
+    """The -k / -m options the run says chose its benchmarks ("" if none, or if it does not say)."""
+    info = run.get(RUN_INFO) if isinstance(run, Mapping) else None
+    selection = info.get(SELECTION) if isinstance(info, Mapping) else None
+    return selection if isinstance(selection, str) else ""
 
 
 def _finite(name: str, info: Mapping, key: str, *, positive: bool) -> float | None:

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,10 @@ def _save(project: Path, machineId: str, name: str, run: dict) -> Path:
     return path
 
 
-def _bench(project: Path, *args: str) -> subprocess.CompletedProcess:
+def _bench(project: Path, *args: str, quick: bool = True) -> subprocess.CompletedProcess:
+    rounds = ["--bench-quick"] if quick else []
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "--bench-quick", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "bench", *rounds, "-p", "no:cacheprovider", *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -285,10 +287,75 @@ def test_machine_note_names_cpu_and_python_and_groups_the_rest():
     ]
 
 
+def _usageError(done: subprocess.CompletedProcess) -> str:
+    """pytest's usage error: exit 4, one ERROR line, and no benchmark ran."""
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "passed" not in done.stdout and "Traceback" not in done.stdout + done.stderr
+    [line] = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert line.startswith("ERROR: --benchmark-compare=")
+    return line
+
+
 @pytest.mark.slow
-def test_an_explicit_run_that_does_not_exist_is_said_and_the_benchmarks_still_run(project):
+@pytest.mark.parametrize("compare", [f"{MACHINE_ID}/0009", "9999"])
+def test_a_compare_target_that_names_no_run_is_one_line_before_anything_runs(project, compare):
     _save(project, MACHINE_ID, "0001_baseline.json", _baseline(OTHER_MACHINE))
-    output = _assertClean(_bench(project, f"--benchmark-compare={MACHINE_ID}/0009"))
-    assert f"--benchmark-compare={MACHINE_ID}/0009: no such run in" in output
-    assert f"it holds {MACHINE_ID} (1 run)" in output
-    assert "was " not in output
+    start = time.monotonic()
+    line = _usageError(_bench(project, f"--benchmark-compare={compare}"))
+    assert time.monotonic() - start < 60  # no bench ran; a subprocess and its imports only
+    assert f"--benchmark-compare={compare}: no saved run" in line
+    # It says what there is, and does not contradict itself ("none from the same OS").
+    assert f"results/ holds {MACHINE_ID}: 0001_baseline" in line
+    assert "none from the same OS" not in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["results/nope.json", "/no/such/run.json", "a/b/c"])
+def test_a_compare_path_that_is_no_file_is_one_line_before_anything_runs(project, path):
+    line = _usageError(_bench(project, f"--benchmark-compare={path}"))
+    assert f"--benchmark-compare={path}: no such file" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["relative", "absolute"])
+def test_a_compare_path_is_compared_and_summarised(project, form):
+    saved = _save(project, MACHINE_ID, "0001_baseline.json", _baseline(OTHER_MACHINE))
+    path = saved.relative_to(project) if form == "relative" else saved
+    output = _assertClean(_bench(project, f"--benchmark-compare={path}"))
+    assert "(0001_baselin)" in output  # pytest-benchmark compared with it...
+    # ...and the summary read the same file (it used to look in results/results/...).
+    assert f"speedups now, and in {MACHINE_ID}/0001_baseline.json:" in output
+    assert re.search(r"tiny-1 fast\s+\d+\.\d\dx .* was 2\.00x \([+-]\d+%\)", output)
+    assert "no speedup summary" not in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_a_storage_outside_the_working_directory_compares_as_results_does(
+    project, tmp_path_factory, scheme
+):
+    # pytest-benchmark #217 (issue 18 item 4): an absolute storage, as CI caches use, crashed
+    # --benchmark-compare with an INTERNALERROR (relative_to in its machine_info warning).
+    storage = tmp_path_factory.mktemp("ci-cache") / "benchmarks"
+    folder = storage / MACHINE_ID
+    folder.mkdir(parents=True)
+    (folder / "0001_baseline.json").write_text(json.dumps(_baseline(OTHER_MACHINE)), "utf-8")
+    assert not storage.is_relative_to(project)
+    output = _assertClean(
+        _bench(project, f"--benchmark-storage={scheme}{storage}", "--benchmark-compare")
+    )
+    assert "The compared run comes from another machine:" in output
+    assert "(0001_baselin)" in output
+    assert re.search(r"tiny-1 fast\s+\d+\.\d\dx .* was 2\.00x", output)
+    assert not (project / "results" / MACHINE_ID).exists()  # nothing went to ./results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quick", [True, False])
+def test_every_run_records_its_rounds_and_selection_for_the_report(project, quick):
+    args = ["--benchmark-json=run.json", "--benchmark-save=x", "-k", "tiny"]
+    _assertClean(_bench(project, *args, quick=quick))
+    [saved] = (project / "results" / MACHINE_ID).glob("*_x.json")
+    for path in (project / "run.json", saved):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        assert run["lecture31"] == {"quick": quick, "selection": "-k tiny"}

@@ -7,7 +7,12 @@ checks the files byte for byte afterwards: a command that fails changes nothing.
 from __future__ import annotations
 
 import copy
+import errno
+import io
 import json
+import os
+import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -209,3 +214,135 @@ def test_a_successful_write_replaces_the_table_and_leaves_no_temporary_file(tree
         "Linux-CPython-3.11-64bit",
         "SPEEDUPS.md",
     ]
+
+
+# --- what it writes to (issue 21): only temporary files, FIFOs and symlinks made here ---------
+
+
+def test_the_committed_table_keeps_its_mode(tree, capsys):
+    table = tree / "results" / "SPEEDUPS.md"
+    table.chmod(0o644)
+    assert report.main([]) == 0
+    assert table.read_text(encoding="utf-8").startswith("# Speedups (0001_run.json)")
+    assert stat.S_IMODE(table.stat().st_mode) == 0o644
+
+
+def test_output_through_a_symlink_writes_its_target_and_keeps_the_link(tree, capsys):
+    (tree / "keep").mkdir()
+    real = tree / "keep" / "table.md"
+    real.write_text("old\n", encoding="utf-8")
+    real.chmod(0o640)
+    (tree / "link.md").symlink_to(real)
+    assert report.main([RUN, "--output", "link.md"]) == 0
+    assert (tree / "link.md").is_symlink()
+    assert real.read_text(encoding="utf-8").startswith("# Speedups (0001_run.json)")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+
+
+@pytest.mark.timeout(30)  # opening a FIFO for writing would block: the check must not open it
+@pytest.mark.parametrize("how", ["fifo", "symlink to a fifo"])
+def test_a_fifo_as_output_is_refused_and_stays_a_fifo(tree, capsys, how):
+    os.mkfifo(tree / "pipe")
+    target = "pipe"
+    if how != "fifo":
+        (tree / "out.md").symlink_to(tree / "pipe")
+        target = "out.md"
+    _fails(tree, capsys, [RUN, "--output", target], f"--output {target}: is a FIFO, not a regular")
+    assert stat.S_ISFIFO(os.stat(tree / "pipe").st_mode)
+
+
+def test_a_read_only_output_is_refused_or_as_root_written_keeping_its_mode(tree, capsys):
+    locked = tree / "locked.md"
+    locked.write_text("old\n", encoding="utf-8")
+    locked.chmod(0o444)
+    if os.geteuid() == 0:
+        assert report.main([RUN, "--output", "locked.md"]) == 0
+        assert locked.read_text(encoding="utf-8").startswith("# Speedups")
+        assert stat.S_IMODE(locked.stat().st_mode) == 0o444
+    else:
+        _fails(tree, capsys, [RUN, "--output", "locked.md"], "locked.md: is read-only")
+
+
+def _loop(tree: Path, name: str) -> str:
+    (tree / name).symlink_to(tree / f"{name}.other")
+    (tree / f"{name}.other").symlink_to(tree / name)
+    return name
+
+
+@pytest.mark.parametrize("where", ["run", "output", "results"])
+def test_a_symlink_loop_is_one_line_and_exit_2(tree, capsys, where):
+    if where == "run":
+        argv = [_loop(tree, "a")]
+    elif where == "output":
+        argv = [RUN, "--output", _loop(tree, "a")]
+    else:
+        argv = [f"--results={tree / 'results'}"]
+        _loop(tree / "results" / "Linux-CPython-3.11-64bit", "0002_loop.json")
+    _fails(tree, capsys, argv, "Too many levels of symbolic links")
+
+
+def test_a_symlink_loop_as_the_run_exits_2_from_the_command_line(tree):
+    # Not 1, which --check reads as a regression.
+    done = subprocess.run(
+        [sys.executable, "-m", "lecture31.report", _loop(tree, "a")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == PROG + "error: cannot read a: Too many levels of symbolic links\n"
+
+
+# --- stdout that is gone ----------------------------------------------------------------------
+
+
+class _FullStdout(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_nothing_is_written(tree, capsys, monkeypatch):
+    before = _snapshot(tree)
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    assert report.main([]) == 2
+    err = capsys.readouterr().err
+    assert err == PROG + "error: cannot write to stdout: No space left on device; nothing written\n"
+    assert _snapshot(tree) == before
+
+
+_WITH_NO_ROOM = (
+    "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def _reportProcess(tree: Path, *argv: str, stdout, room: bool = False) -> subprocess.Popen:
+    start = [sys.executable] if room else [sys.executable, "-c", _WITH_NO_ROOM]
+    return subprocess.Popen(
+        [*start, "-m", "lecture31.report", *argv],
+        cwd=tree,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def test_stdout_to_a_file_that_cannot_grow_is_one_line_nonzero_and_nothing_written(tree):
+    # RLIMIT_FSIZE = 0: every write to the file fails (EFBIG), as /dev/full fails with ENOSPC.
+    before = _snapshot(tree)
+    with (tree / "out.txt").open("w") as out:
+        process = _reportProcess(tree, stdout=out)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err == PROG + "error: cannot write to stdout: File too large; nothing written\n"
+    assert _snapshot(tree) == {**before, "out.txt": b""}
+
+
+def test_a_closed_pipe_ends_quietly_with_141_and_nothing_written(tree):
+    before = _snapshot(tree)
+    process = _reportProcess(tree, stdout=subprocess.PIPE, room=True)
+    process.stdout.close()  # `| head -0`: the reader is gone before the first line
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert err == ""
+    assert _snapshot(tree) == before

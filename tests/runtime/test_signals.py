@@ -255,11 +255,11 @@ def _sigintNotIgnoredAcrossExec():
 class Program:
     """``python -m lecture31 ARGS`` in a new session; whatever is left is killed at the end."""
 
-    def __init__(self, *args, stdout=subprocess.DEVNULL, env=None):
+    def __init__(self, *args, stdout=subprocess.DEVNULL, env=None, module="lecture31"):
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         with _sigintNotIgnoredAcrossExec():
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lecture31", *args],
+                [sys.executable, "-m", module, *args],
                 stdout=stdout,
                 stderr=self.stderr,
                 start_new_session=True,
@@ -385,6 +385,37 @@ def test_closing_stdout_early_exits_quietly_like_head_does(program, exercise):
     run.process.stdout.close()
     assert run.wait() == 1
     assert run.errorText() == ""
+    assert run.survivors() == ""
+
+
+# --- Ctrl-C with dask in the run (issue 21) -------------------------------------------------
+# The local cluster's workers are spawned by its nannies from the cluster's own threads; before,
+# each died of the terminal's Ctrl-C with a traceback (133-182 lines), and dask's client logged
+# the futures it completed after they were cancelled. Now: one line, 130, nothing left.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("module", "args", "line"),
+    [
+        ("lecture31", ("tiers", "--cpu", "dask", "--seed", "1"), "lecture31: interrupted\n"),
+        ("lecture31", ("tiers", "--seed", "1"), "lecture31: interrupted\n"),
+        ("lecture31.cluster", ("--overhead",), "python -m lecture31.cluster: interrupted\n"),
+    ],
+    ids=["tiers-cpu-dask", "tiers", "cluster-overhead"],
+)
+@pytest.mark.parametrize("seconds", [1.0, 2.0])
+def test_ctrl_c_with_dask_in_the_run_is_one_line_130_and_leaves_nothing(
+    program, module, args, line, seconds
+):
+    pytest.importorskip("distributed", reason="dask joins these runs with the distributed extra")
+    env = {k: v for k, v in os.environ.items() if k != "LECTURE31_DASK_SCHEDULER"}
+    run = program(*args, module=module, env=env)
+    time.sleep(seconds)  # starting up (1 s) or running (2 s; the issue's case)
+    assert run.process.poll() is None, f"the run ended before Ctrl-C: {run.errorText()}"
+    os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert run.wait() == 130  # within EXIT_TIMEOUT: the cleanup is bounded
+    assert run.errorText() == line
     assert run.survivors() == ""
 
 
