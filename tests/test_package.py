@@ -34,7 +34,7 @@ PUBLIC_API = {
         "runStorageBreakerBatches",
         "storeReading",
     },
-    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix"},
+    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts"},
 }
 
 
