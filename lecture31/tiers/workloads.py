@@ -278,8 +278,12 @@ async def runBatch(
         if not workload.isAsync:
             raise ValueError(f"tier 'loop' runs coroutine functions only, not {workload.name!r}")
         for _ in range(repeats):
-            async with asyncio.TaskGroup() as group:
-                tasks: list[asyncio.Task] = [group.create_task(fn(*args)) for args in inputs]
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks: list[asyncio.Task] = [group.create_task(fn(*args)) for args in inputs]
+            except ExceptionGroup as failed:
+                # The first failure, as the executor tiers raise it; the rest were cancelled.
+                raise failed.exceptions[0] from None
             results = [task.result() for task in tasks]
         return results
     if workload.isAsync:
