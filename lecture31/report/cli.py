@@ -15,7 +15,7 @@ from .._runtime.atomicwrite import writeAtomically
 from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions
 from .pairs import pairResults
 from .parse import STATS, ReportError, loadRun, newestRun
-from .plot import drawPlot, loadPyplot, plotBars, plotSeries
+from .plot import drawPlot, loadPyplot
 from .render import renderMarkdown
 
 __all__ = ("main",)
@@ -147,11 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not results:
             raise ReportError(f"{runPath} has no benchmarks with extra_info 'pair'")
         markdown = renderMarkdown(results, title=f"Speedups ({runPath.name})")
-        if plotPath is not None and not (plotSeries(results) or plotBars(results)):
-            raise ReportError(
-                "nothing to plot: no comparison was measured at more than one scale "
-                "or with more than two variants"
-            )
         verdicts: list[Verdict] = []
         if args.baseline:
             baselinePath = Path(args.baseline)

@@ -45,6 +45,7 @@ __all__ = (
     "requiredTolerance",
     "roundRatioInterval",
     "speedupInterval",
+    "statistic",
 )
 
 # Which statistic of a variant's rounds a speedup divides (the report's --stat choices).
@@ -135,6 +136,11 @@ def _checkConfidence(confidence: object) -> float:
 def _resampleIndices(generator: np.random.RandomState, resamples: int, size: int) -> np.ndarray:
     """``resamples`` x ``size`` indices drawn uniformly from [0, size), with replacement."""
     return generator.randint(0, size, size=(resamples, size))
+
+
+def statistic(rounds: Sequence[float], stat: str = "median") -> float:
+    """``stat`` (one of STATISTICS) of a non-empty sequence of positive seconds."""
+    return float(_REDUCERS[_checkStat(stat)](_rounds(rounds, "rounds")))
 
 
 def speedupInterval(
