@@ -1,11 +1,14 @@
 """Benchmark plumbing: the ``measure`` fixture, round counts, the slowdown injector, and what
 ``--benchmark-compare`` and the end of every run print.
 
-    measure(pair=, variant=, reference=, scale=, kind=, target=)
+    measure(pair=, variant=, reference=, scale=, kind=, target=[, beside=])
         |-- benchmark.group = pair            (one table per comparison in `pytest bench`)
         |-- benchmark.extra_info = lecture31.report.records.extraInfo(...)   (the one format)
         |-- target() -> coroutine? run it on the session loop (benchRunner)
         |-- LECTURE31_BENCH_SLOWDOWN? stretch this variant's rounds (bench code only)
+        |-- beside? the reference's call, timed next to every round (ABBA: before even rounds,
+        |           after odd ones), kept as extra_info referenceRounds: the report divides
+        |           round by round (pytest-benchmark times one benchmark per test, #166)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
 
     --benchmark-compare[=NNNN]   no run saved for this machine id? compare with the closest
@@ -29,6 +32,7 @@ real one.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import os
 import time
@@ -42,7 +46,12 @@ from pytest_benchmark.logger import PytestBenchmarkWarning
 from pytest_benchmark.utils import get_machine_id
 
 from lecture31 import report
-from lecture31.report.records import IDEAL_SECONDS, INJECTED_SLOWDOWN, extraInfo
+from lecture31.report.records import (
+    IDEAL_SECONDS,
+    INJECTED_SLOWDOWN,
+    REFERENCE_ROUNDS,
+    extraInfo,
+)
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
 _NOTES = pytest.StashKey[list[str]]()
@@ -112,6 +121,35 @@ def _stretched(fn: Callable[[], object], factor: float) -> Callable[[], object]:
         return result
 
     return run
+
+
+class Beside:
+    """The reference's call, timed next to each round of a variant: before rounds 0, 2, 4...
+    (pedantic's ``setup``) and after rounds 1, 3, 5... (its ``teardown``), so neither always goes
+    first (asv's ABBA). Warm-up rounds run it too, untimed; ``seconds`` holds one per timed round.
+    """
+
+    def __init__(self, call: Callable[[], object], warmup: int) -> None:
+        self.call = call
+        self.warmup = warmup
+        self.rounds = 0
+        self.seconds: list[float] = []
+
+    def before(self) -> None:
+        if self.rounds % 2 == 0:
+            self._time()
+
+    def after(self, *args: object, **kwargs: object) -> None:
+        if self.rounds % 2 == 1:
+            self._time()
+        self.rounds += 1
+
+    def _time(self) -> None:
+        start = time.perf_counter()
+        self.call()
+        elapsed = time.perf_counter() - start
+        if self.rounds >= self.warmup:
+            self.seconds.append(elapsed)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -369,12 +407,14 @@ def measure(benchmark, benchRunner, rounds):
         target: Callable[[], object],
         kind: str,
         idealSeconds: float | None = None,
+        beside: Callable[[], object] | None = None,
         **extras: object,
     ):
-        """``reference``: the pair's reference variant, whose time the others' speedups divide."""
+        """``reference``: the pair's reference variant, whose time the others' speedups divide.
+        ``beside``: its call, to time next to every round of this one (``Beside``)."""
 
-        def once():
-            result = target()
+        def once(call=target):
+            result = call()
             if inspect.iscoroutine(result):
                 result = benchRunner.run(result)
             return result
@@ -390,8 +430,25 @@ def measure(benchmark, benchRunner, rounds):
             extraInfo(pair=pair, variant=variant, scale=scale, reference=reference, **extras)
         )
         plan = rounds(kind)
-        return benchmark.pedantic(
-            timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
+        if beside is None:
+            return benchmark.pedantic(
+                timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
+            )
+        referenceFactor = _slowdownFactor(pair, reference)
+        referenceCall = functools.partial(once, beside)
+        pairing = Beside(
+            referenceCall if referenceFactor == 1.0 else _stretched(referenceCall, referenceFactor),
+            plan.warmup,
         )
+        result = benchmark.pedantic(
+            timed,
+            setup=pairing.before,
+            teardown=pairing.after,
+            rounds=plan.rounds,
+            warmup_rounds=plan.warmup,
+            iterations=1,
+        )
+        benchmark.extra_info[REFERENCE_ROUNDS] = pairing.seconds
+        return result
 
     return _measure
