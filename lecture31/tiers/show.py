@@ -17,7 +17,7 @@ from ..report.stats import Interval
 from .matrix import TIERS, WORKLOADS, defaultWorkers, runMatrix
 from .rounds import ROUNDS, SAMPLE_SECONDS
 from .userworkload import userWorkload
-from .verdict import verdicts
+from .verdict import RESOLUTION, verdicts
 from .workloads import Kind, Workload
 
 __all__ = (
@@ -177,8 +177,9 @@ def renderVerdicts(
 ) -> str:
     """One verdict line per workload, in the order they ran."""
     lines = [
-        "verdicts (a tier beats inline when its whole interval is above 1.00x; tiers whose "
-        "intervals overlap the best one's are as fast within noise, the lightest named first):"
+        f"verdicts (a tier beats inline when its whole interval is above {1 + RESOLUTION:.2f}x; "
+        f"tiers whose intervals overlap the best one's, give or take {RESOLUTION:.0%}, are as "
+        "fast within noise, the lightest named first):"
     ]
     for workload in workloads:
         own = [row for row in rows if row["workload"] == workload.name]

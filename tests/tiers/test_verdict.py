@@ -3,6 +3,7 @@
 import pytest
 
 from lecture31 import tiers, verdicts
+from lecture31.tiers import verdict
 
 
 def row(workload, tier, speedup, low=None, high=None):
@@ -75,7 +76,7 @@ def test_every_workload_gets_its_own_verdict_in_the_order_rows_name_them():
     rows = [
         row("b", "inline", 1.0, 1.0, 1.0),
         row("b", "threads", 1.98, 1.97, 1.99),
-        row("b", "processes", 1.94, 1.93, 1.95),
+        row("b", "processes", 1.70, 1.69, 1.71),
         row("a", "inline", 1.0, 1.0, 1.0),
         row("a", "loop", 7.8, 7.7, 7.9),
     ]
@@ -86,6 +87,24 @@ def test_a_row_without_an_interval_counts_as_its_speedup_alone():
     rows = [row("w", "inline", 1.0), row("w", "threads", 1.5), row("w", "processes", 1.5)]
     assert verdicts(rows) == {"w": ("threads", "processes")}
     assert verdicts([row("w", "inline", 1.0), row("w", "threads", 1.0)]) == {"w": ("inline",)}
+
+
+def test_a_difference_under_the_resolution_is_a_tie_even_between_intervals_that_miss():
+    rows = [*INLINE, row("w", "threads", 1.40, 1.38, 1.42), row("w", "processes", 1.46, 1.44, 1.48)]
+    assert verdict.RESOLUTION == 0.05
+    assert verdicts(rows) == {"w": ("threads", "processes")}
+
+
+def test_with_no_resolution_the_intervals_alone_decide(monkeypatch):
+    monkeypatch.setattr(verdict, "RESOLUTION", 0.0)
+    rows = [*INLINE, row("w", "threads", 1.40, 1.38, 1.42), row("w", "processes", 1.46, 1.44, 1.48)]
+    assert verdicts(rows) == {"w": ("processes",)}
+    assert verdicts([*INLINE, row("w", "threads", 1.04, 1.02, 1.06)]) == {"w": ("threads",)}
+
+
+def test_a_tier_must_beat_inline_by_more_than_the_resolution():
+    assert verdicts([*INLINE, row("w", "threads", 1.04, 1.02, 1.06)]) == {"w": ("inline",)}
+    assert verdicts([*INLINE, row("w", "threads", 1.08, 1.06, 1.10)]) == {"w": ("threads",)}
 
 
 def test_no_rows_no_verdicts():
