@@ -1,11 +1,14 @@
 """Benchmark plumbing: the ``measure`` fixture, round counts, the slowdown injector, and what
 ``--benchmark-compare`` and the end of every run print.
 
-    measure(pair=, variant=, reference=, scale=, kind=, target=)
+    measure(pair=, variant=, reference=, scale=, kind=, target=[, beside=])
         |-- benchmark.group = pair            (one table per comparison in `pytest bench`)
         |-- benchmark.extra_info = lecture31.report.records.extraInfo(...)   (the one format)
         |-- target() -> coroutine? run it on the session loop (benchRunner)
         |-- LECTURE31_BENCH_SLOWDOWN? stretch this variant's rounds (bench code only)
+        |-- beside? the reference's call, timed next to every round (ABBA: before even rounds,
+        |           after odd ones), kept as extra_info referenceRounds: the report divides
+        |           round by round (pytest-benchmark times one benchmark per test, #166)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
 
     --benchmark-compare[=NNNN|=PATH]   decided before anything runs:
@@ -39,6 +42,7 @@ real one.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import os
 import time
@@ -52,7 +56,14 @@ from pytest_benchmark.logger import PytestBenchmarkWarning
 from pytest_benchmark.utils import get_machine_id
 
 from lecture31 import report
-from lecture31.report.records import IDEAL_SECONDS, INJECTED_SLOWDOWN, RUN_INFO, extraInfo, runInfo
+from lecture31.report.records import (
+    IDEAL_SECONDS,
+    INJECTED_SLOWDOWN,
+    REFERENCE_ROUNDS,
+    RUN_INFO,
+    extraInfo,
+    runInfo,
+)
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
 _NOTES = pytest.StashKey[list[str]]()
@@ -122,6 +133,35 @@ def _stretched(fn: Callable[[], object], factor: float) -> Callable[[], object]:
         return result
 
     return run
+
+
+class Beside:
+    """The reference's call, timed next to each round of a variant: before rounds 0, 2, 4...
+    (pedantic's ``setup``) and after rounds 1, 3, 5... (its ``teardown``), so neither always goes
+    first (asv's ABBA). Warm-up rounds run it too, untimed; ``seconds`` holds one per timed round.
+    """
+
+    def __init__(self, call: Callable[[], object], warmup: int) -> None:
+        self.call = call
+        self.warmup = warmup
+        self.rounds = 0
+        self.seconds: list[float] = []
+
+    def before(self) -> None:
+        if self.rounds % 2 == 0:
+            self._time()
+
+    def after(self, *args: object, **kwargs: object) -> None:
+        if self.rounds % 2 == 1:
+            self._time()
+        self.rounds += 1
+
+    def _time(self) -> None:
+        start = time.perf_counter()
+        self.call()
+        elapsed = time.perf_counter() - start
+        if self.rounds >= self.warmup:
+            self.seconds.append(elapsed)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -437,12 +477,14 @@ def measure(benchmark, benchRunner, rounds):
         target: Callable[[], object],
         kind: str,
         idealSeconds: float | None = None,
+        beside: Callable[[], object] | None = None,
         **extras: object,
     ):
-        """``reference``: the pair's reference variant, whose time the others' speedups divide."""
+        """``reference``: the pair's reference variant, whose time the others' speedups divide.
+        ``beside``: its call, to time next to every round of this one (``Beside``)."""
 
-        def once():
-            result = target()
+        def once(call=target):
+            result = call()
             if inspect.iscoroutine(result):
                 result = benchRunner.run(result)
             return result
@@ -458,8 +500,25 @@ def measure(benchmark, benchRunner, rounds):
             extraInfo(pair=pair, variant=variant, scale=scale, reference=reference, **extras)
         )
         plan = rounds(kind)
-        return benchmark.pedantic(
-            timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
+        if beside is None:
+            return benchmark.pedantic(
+                timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
+            )
+        referenceFactor = _slowdownFactor(pair, reference)
+        referenceCall = functools.partial(once, beside)
+        pairing = Beside(
+            referenceCall if referenceFactor == 1.0 else _stretched(referenceCall, referenceFactor),
+            plan.warmup,
         )
+        result = benchmark.pedantic(
+            timed,
+            setup=pairing.before,
+            teardown=pairing.after,
+            rounds=plan.rounds,
+            warmup_rounds=plan.warmup,
+            iterations=1,
+        )
+        benchmark.extra_info[REFERENCE_ROUNDS] = pairing.seconds
+        return result
 
     return _measure

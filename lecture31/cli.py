@@ -2,9 +2,10 @@
 
 Exit status (every failure is one line on stderr, never a traceback):
     0    done
-    1    a fault: a worker died, no dask scheduler at the address (a refused port is known at
-         once), or the output was lost: stdout closed early (``... | head -1``, said by
-         nothing) or not writable (a full disk: one line); never 0 after lost output
+    1    a fault: a worker died, a --workload batch overran --timeout, no dask scheduler at
+         the address (a refused port is known at once), or the output was lost: stdout
+         closed early (``... | head -1``, said by nothing) or not writable (a full disk: one
+         line); never 0 after lost output
     2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address
   130    Ctrl-C          143  SIGTERM
 On Ctrl-C and SIGTERM the run is cancelled, so every pool (and a local dask cluster) is shut
@@ -18,7 +19,10 @@ import asyncio
 import contextlib
 import importlib
 import json
+import math
+import os
 import sys
+import threading
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +48,11 @@ CPU_KINDS = ("process", "dask")
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
 EXIT_OUTPUT_LOST = 1  # stdout could not be written (a full disk): said in one line
 EXIT_USAGE = 2  # argparse's own
-EXIT_FAULT = 1  # a worker died or a cluster could not be reached: said in one line
+EXIT_FAULT = 1  # a worker died, a cluster could not be reached, a workload hung: one line
+
+# How long a run that timed out waits for the threads still running the user's function before
+# it exits without them (a thread cannot be ended, and the interpreter would wait forever).
+STUCK_THREAD_GRACE_SECONDS = 1.0
 
 
 _EXIT_STATUSES = """exit status (every failure is one line on stderr):
@@ -59,6 +67,14 @@ class _CommandError(Exception):
     """A problem the user can fix, reported as one line and exit status 2."""
 
 
+class _TimedOut(Exception):
+    """A ``--workload`` batch overran ``--timeout``: one line and exit status 1."""
+
+    def __init__(self, message: str, stuckThreads: tuple[threading.Thread, ...]) -> None:
+        super().__init__(message)
+        self.stuckThreads = stuckThreads
+
+
 @dataclass(frozen=True)
 class _Plan:
     names: tuple[str, ...]
@@ -68,6 +84,7 @@ class _Plan:
     workload: str | None = None
     workloadArgs: Any = None
     hasArgs: bool = False
+    timeLimit: float | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +135,25 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="tiers only, with --workload: the function's arguments as JSON",
     )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=None,
+        help="tiers only: give up (exit 1) when one batch of a workload takes longer (default: 60)",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``'s value: a finite number of seconds > 0 (argparse reports it in one line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
@@ -136,6 +171,8 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         parser.error(f"--workload and --args apply to tiers only, not {args.exercise!r}")
     if args.workloadArgs is not None and args.workload is None:
         parser.error("--args needs --workload")
+    if args.timeout is not None and args.exercise != "tiers":
+        parser.error(f"--timeout applies to tiers only, not {args.exercise!r}")
     workloadArgs = None
     if args.workloadArgs is not None:
         try:
@@ -150,6 +187,7 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         workload=args.workload,
         workloadArgs=workloadArgs,
         hasArgs=args.workloadArgs is not None,
+        timeLimit=args.timeout,
     )
 
 
@@ -194,6 +232,8 @@ async def _runExercises(plan: _Plan) -> None:
                 keywords["workload"] = plan.workload
             if plan.hasArgs:
                 keywords["args"] = plan.workloadArgs
+            if plan.timeLimit is not None:
+                keywords["timeLimit"] = plan.timeLimit
             if len(plan.names) > 1:
                 print(f"\n=== {EXERCISES[name]} ===")
             workloadError = getattr(module, "WorkloadError", None)
@@ -201,10 +241,24 @@ async def _runExercises(plan: _Plan) -> None:
                 await module.main(**keywords)
             except Exception as exc:
                 if workloadError is not None and isinstance(exc, workloadError):
+                    if getattr(exc, "reason", None) == "timed out":
+                        raise _TimedOut(str(exc), getattr(exc, "stuckThreads", ())) from exc
                     raise _CommandError(str(exc)) from exc
                 raise
     # Inside the run, so a closed pipe is found while the pools are still shut in order.
     flushStdout()
+
+
+def _exitPastStuckThreads(threads: tuple[threading.Thread, ...]) -> None:
+    """Threads still in the user's function after a time-out cannot be ended, and the
+    interpreter would wait for them at exit: give them a moment, then exit without them (the
+    run's pools are already shut down and its process workers ended)."""
+    for thread in threads:
+        thread.join(STUCK_THREAD_GRACE_SECONDS / max(1, len(threads)))
+    if any(thread.is_alive() and not thread.daemon for thread in threads):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_FAULT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     except (_CommandError, UserInputError) as exc:
         print(f"lecture31: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _TimedOut as exc:
+        print(f"lecture31: {exc}", file=sys.stderr)
+        _exitPastStuckThreads(exc.stuckThreads)
+        return EXIT_FAULT
     except KeyboardInterrupt:
         print("lecture31: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,10 +1,15 @@
 """Test doubles shared by the tests: a clock that moves only when told, a service error, the
-one helper that trips a breaker, and pools that record what they were handed."""
+one helper that trips a breaker, pools that record what they were handed, and a look for the
+processes a child left behind."""
 
 from __future__ import annotations
 
+import os
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
+
+import psutil
 
 from lecture31._runtime.pools import processContext
 from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker
@@ -101,3 +106,24 @@ class ForeignExecutor(Executor):
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+# --- Processes left behind ------------------------------------------------------------------
+
+
+def sessionSurvivors(sessionId: int, settleSeconds: float = 10.0) -> list[str]:
+    """The live processes of session ``sessionId`` (a child started with
+    ``start_new_session=True``), wherever they were re-parented, once they had ``settleSeconds``
+    to exit; each described as "pid: command line". Zombies are dead: not counted."""
+    deadline = time.monotonic() + settleSeconds
+    while True:
+        alive = []
+        for process in psutil.process_iter(["pid", "status", "cmdline"]):
+            try:
+                if os.getsid(process.pid) == sessionId and process.status() != "zombie":
+                    alive.append(f"{process.pid}: {' '.join(process.cmdline())[-120:]}")
+            except (OSError, psutil.Error):
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)

@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import types
 from concurrent.futures.process import BrokenProcessPool
 
@@ -99,7 +101,16 @@ def test_help_lists_every_exercise_and_option(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in (*HOMEWORK, "tiers", "all", "--seed", "--cpu", "--scheduler", "--workload"):
+    for name in (
+        *HOMEWORK,
+        "tiers",
+        "all",
+        "--seed",
+        "--cpu",
+        "--scheduler",
+        "--workload",
+        "--timeout",
+    ):
         assert name in out
 
 
@@ -244,6 +255,59 @@ def test_a_workload_error_from_tiers_is_one_line_and_exit_2(recorder, capsys):
     tiers.main = recorder.mainFor("tiers", raises=WorkloadError("pkg.mod:fn is not picklable"))
     assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 2
     assert capsys.readouterr().err == "lecture31: pkg.mod:fn is not picklable\n"
+
+
+def test_tiers_gets_the_timeout_as_its_time_limit_only_when_given(recorder):
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn", "--timeout", "2.5"]) == 0
+    assert recorder.calls == [("tiers", {"seed": None, "workload": "pkg.mod:fn", "timeLimit": 2.5})]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_a_usage_error(
+    recorder, capsys, value
+):
+    err = usageError(capsys, ["tiers", "--timeout", value])
+    assert f"argument --timeout: must be a number of seconds > 0, got {value!r}" in err
+    assert recorder.calls == []
+
+
+def test_timeout_is_refused_outside_tiers(recorder, capsys):
+    assert "--timeout applies to tiers only, not 'pipeline'" in usageError(
+        capsys, ["pipeline", "--timeout", "5"]
+    )
+    assert recorder.calls == []
+
+
+def _workloadError(reason, message, **extra):
+    class WorkloadError(Exception):
+        def __init__(self):
+            super().__init__(message)
+            self.reason = reason
+            self.__dict__.update(extra)
+
+    return WorkloadError
+
+
+def test_a_workload_that_timed_out_is_one_line_and_exit_1(recorder, capsys):
+    error = _workloadError("timed out", "workload 'pkg.mod:fn' did not finish 8 tasks")
+    tiers = sys.modules["lecture31.tiers"]
+    tiers.WorkloadError = error
+    tiers.main = recorder.mainFor("tiers", raises=error())
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn", "--timeout", "1"]) == 1
+    assert capsys.readouterr().err == "lecture31: workload 'pkg.mod:fn' did not finish 8 tasks\n"
+
+
+def test_after_a_timeout_threads_that_finish_in_time_are_waited_for(recorder, capsys):
+    # A stuck thread makes the command line exit at once (os._exit); one that finishes within
+    # the grace period is simply joined, and main returns as usual.
+    finishing = threading.Thread(target=time.sleep, args=(0.05,))
+    finishing.start()
+    error = _workloadError("timed out", "it hung", stuckThreads=(finishing,))
+    tiers = sys.modules["lecture31.tiers"]
+    tiers.WorkloadError = error
+    tiers.main = recorder.mainFor("tiers", raises=error())
+    assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 1
+    assert not finishing.is_alive()
 
 
 def test_other_errors_from_tiers_are_not_mistaken_for_workload_errors(recorder):

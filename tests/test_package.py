@@ -35,7 +35,7 @@ PUBLIC_API = {
         "runStreamedPipeline",
         "storeReading",
     },
-    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix"},
+    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts"},
 }
 
 

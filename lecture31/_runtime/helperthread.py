@@ -24,10 +24,12 @@ __all__ = ("inHelperThread", "inHelperThreadToEnd")
 T = TypeVar("T")
 
 
-async def inHelperThread(fn: Callable[[], T], name: str) -> T:
+async def inHelperThread(fn: Callable[[], T], name: str, *, daemon: bool = False) -> T:
     """``fn()`` in a new thread, awaited without blocking the loop.
 
     Cancelling this stops the waiting at once; the thread finishes ``fn`` in the background.
+    ``daemon=True`` for a call that may never return (a user's function under a time limit):
+    the interpreter then exits without waiting for it.
     """
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[T] = loop.create_future()
@@ -49,7 +51,7 @@ async def inHelperThread(fn: Callable[[], T], name: str) -> T:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
             loop.call_soon_threadsafe(settle)
 
-    helper = threading.Thread(target=run, name=name)
+    helper = threading.Thread(target=run, name=name, daemon=daemon)
     helper.start()
     result = await finished
     helper.join()  # its work is done, only its own exit is left: no wait worth the name

@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.context
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -48,12 +50,14 @@ __all__ = (
     "OwnedPools",
     "abandonPools",
     "detached",
+    "forkserverPreload",
     "makeProcessPool",
     "makeThreadPool",
     "ownedPools",
     "processContext",
     "shutDownPools",
     "startWorkers",
+    "terminatePool",
     "warmPool",
 )
 
@@ -79,20 +83,80 @@ START_METHOD = "forkserver"
 # Imported once by the fork server and inherited by every worker forked from it. "__main__" keeps
 # multiprocessing's own default (a script's functions can still be sent to workers). numpy's
 # OpenBLAS starts a thread at import, but stops it itself around fork (pthread_atfork): measured,
-# the server has 1 thread when it forks.
+# the server has 1 thread when it forks. "__main__" is left out when the script has no file
+# (``forkserverPreload``).
 FORKSERVER_PRELOAD = ("__main__", "lecture31")
+
+
+def _unrealMainPath() -> str | None:
+    """``__main__.__file__`` when it names no file (``python - <<EOF``: "<stdin>"), else None.
+
+    multiprocessing gives every new worker that path to run as its ``__main__`` ("spawn"'s
+    ``prepare``, which forkserver workers run too) and would preload it in the fork server;
+    a path that is not a file kills the worker (FileNotFoundError: the pool breaks as it starts)
+    and the fork server. A script run by module name (``-m``) is found by name instead.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not isinstance(path, str) or getattr(main, "__spec__", None) is not None:
+        return None
+    return None if os.path.isfile(path) else path
+
+
+def forkserverPreload() -> tuple[str, ...]:
+    """``FORKSERVER_PRELOAD``, without "__main__" when the script has no file to import."""
+    if _unrealMainPath() is None:
+        return FORKSERVER_PRELOAD
+    return tuple(name for name in FORKSERVER_PRELOAD if name != "__main__")
+
+
+# Serializes hiding __main__.__file__ while a worker launches (workers start from any thread that
+# submits).
+_launchLock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _mainWithoutUnrealPath():
+    """While a worker launches, a ``__main__`` whose path is no file looks like ``python -c``'s
+    (no ``__file__``), so the worker leaves its own ``__main__`` alone instead of dying on it."""
+    with _launchLock:
+        path = _unrealMainPath()
+        main = sys.modules.get("__main__")
+        if path is None or main is None:
+            yield
+            return
+        del main.__file__
+        try:
+            yield
+        finally:
+            main.__file__ = path
+
+
+if sys.platform != "win32":
+
+    class _ForkServerProcess(multiprocessing.context.ForkServerProcess):
+        @staticmethod
+        def _Popen(process_obj):
+            with _mainWithoutUnrealPath():
+                return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+
+    class _ForkServerContext(multiprocessing.context.ForkServerContext):
+        """The forkserver context, whose workers also start from a script read on stdin."""
+
+        Process = _ForkServerProcess
 
 
 def processContext() -> multiprocessing.context.BaseContext:
     """The multiprocessing context every process pool here uses (preload set if forkserver).
 
     The preload list only matters before the fork server first starts; setting it again later
-    is harmless.
+    is harmless. Works from a script read on standard input too (``_mainWithoutUnrealPath``).
     """
-    context = multiprocessing.get_context(START_METHOD)
-    if START_METHOD == "forkserver":
-        context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
-    return context
+    if START_METHOD == "forkserver" and sys.platform != "win32":
+        context: multiprocessing.context.BaseContext = _ForkServerContext()
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(forkserverPreload()))
+        return context
+    return multiprocessing.get_context(START_METHOD)
 
 
 def makeProcessPool(maxWorkers: int) -> ProcessPoolExecutor:
@@ -194,6 +258,23 @@ def abandonPools(*pools: Executor) -> list[threading.Thread]:
                 tidying.append(manager)
         pool.shutdown(wait=False, cancel_futures=True)
     return tidying
+
+
+def terminatePool(pool: Executor, *, joinSeconds: float = 1.0) -> None:
+    """End every worker of a process pool now: for a worker stuck in a call that never returns.
+
+    Such a pool could never shut down (its owner would wait for the call forever, and so would
+    the interpreter at exit). The workers get SIGTERM and are reaped (each within
+    ``joinSeconds``); the pool breaks, and its owner abandons it as usual (``ownedPools``).
+    Any other executor is left alone: a thread cannot be ended from outside.
+    """
+    if not isinstance(pool, ProcessPoolExecutor):
+        return
+    workers = list((pool._processes or {}).values())
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(joinSeconds)
 
 
 # How long a run that failed waits for a broken pool's management thread to finish tidying up:

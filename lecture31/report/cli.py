@@ -30,7 +30,7 @@ from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions, ungatedVariants
 from .keep import replaceProblem, tableTitle
 from .pairs import pairResults
 from .parse import STATS, ReportError, loadRun, newestRun
-from .plot import drawPlot, loadPyplot, plotBars, plotSeries
+from .plot import drawPlot, loadPyplot
 from .records import isQuickRun, runSelection
 from .render import renderMarkdown
 
@@ -207,11 +207,6 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not results:
         raise ReportError(f"{runPath} has no benchmarks with extra_info 'pair'")
     markdown = renderMarkdown(results, title=tableTitle(runPath.name, quick=isQuickRun(run)))
-    if plotPath is not None and not (plotSeries(results) or plotBars(results)):
-        raise ReportError(
-            "nothing to plot: no comparison was measured at more than one scale "
-            "or with more than two variants"
-        )
     verdicts: list[Verdict] = []
     ungated: list[str] = []
     if args.baseline:

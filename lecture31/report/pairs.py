@@ -1,7 +1,9 @@
 """Pair the measurements: each workload's reference variant and the others, and their speedups.
 
 [Measurement] --pairMeasurements--> [PairResult]: speedup = reference seconds / variant
-seconds, with a seeded bootstrap interval over the rounds where the run kept them
+seconds, with a seeded bootstrap interval over the rounds where the run kept them. A variant
+timed with the reference beside each of its rounds (``referenceRounds``, interleaved) is divided
+round by round instead: the stat of the rounds' own ratios (ratio of the mins for ``min``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import lru_cache
 
 from .parse import Measurement, ReportError, parseBenchmarks
 from .records import LEGACY_REFERENCES, Record
-from .stats import DEFAULT_SEED, Interval, speedupInterval
+from .stats import DEFAULT_SEED, Interval, roundRatioInterval, speedupInterval, statistic
 
 __all__ = (
     "PairResult",
@@ -33,6 +35,20 @@ def _cachedInterval(
     return speedupInterval(slowRounds, fastRounds, stat=stat, seed=seed)
 
 
+def _pairedInterval(
+    referenceRounds: tuple[float, ...], rounds: tuple[float, ...], stat: str, seed: int | None
+) -> Interval:
+    """Round i of both variants was timed moments apart: the stat of the rounds' own ratios,
+    resampled whole; for ``min`` (the least disturbed round) the ratio of the mins, resampled
+    in pairs."""
+    if stat == "min":
+        return speedupInterval(referenceRounds, rounds, stat=stat, seed=seed, paired=True)
+    return roundRatioInterval(referenceRounds, rounds, stat=stat, seed=seed)
+
+
+_cachedPairedInterval = lru_cache(maxsize=256)(_pairedInterval)
+
+
 @dataclass(frozen=True, slots=True)
 class VariantResult:
     """One variant of a pair: its time (one statistic of its rounds) and what is shown beside it."""
@@ -44,6 +60,8 @@ class VariantResult:
     calls: int | None = None
     columns: Mapping[str, float | None] = field(default_factory=dict)
     rounds: tuple[float, ...] | None = None  # every round's seconds, if the run kept them
+    # The reference's seconds timed beside each of this variant's rounds (interleaved), if any.
+    referenceRounds: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +91,37 @@ class PairResult:
         raise KeyError(name)
 
     def speedupOf(self, name: str) -> float:
-        return self.reference.seconds / self.variant(name).seconds
+        """Reference seconds / this variant's; round by round where the variant was timed
+        beside the reference (``referenceRounds``)."""
+        result = self.variant(name)
+        if result.referenceRounds is None:
+            return self.reference.seconds / result.seconds
+        if result.rounds is None:
+            return statistic(result.referenceRounds, self.stat) / result.seconds
+        return _cachedPairedInterval(
+            result.referenceRounds, result.rounds, self.stat, DEFAULT_SEED
+        ).point
 
     def intervalOf(self, name: str, *, seed: int | None = DEFAULT_SEED) -> Interval | None:
         """The speedup of ``name`` with its 95% bootstrap interval over the rounds of both
         variants (``stat`` of each resample), or None when either variant kept no rounds.
 
         The rounds are resampled independently: pytest-benchmark times one variant's rounds
-        before the other's, so no round of one belongs with a round of the other.
+        before the other's, so no round of one belongs with a round of the other. A variant
+        timed beside the reference (``referenceRounds``) is resampled in pairs instead.
         """
-        reference, variant = self.reference.rounds, self.variant(name).rounds
+        result = self.variant(name)
+        reference, variant = result.referenceRounds, result.rounds
+        paired = reference is not None
+        if reference is None:
+            reference = self.reference.rounds
         if reference is None or variant is None:
             return None
-        if seed is None:  # fresh draws each call: nothing to cache
+        if paired:
+            interval = (_pairedInterval if seed is None else _cachedPairedInterval)(
+                reference, variant, self.stat, seed
+            )
+        elif seed is None:  # fresh draws each call: nothing to cache
             interval = speedupInterval(reference, variant, stat=self.stat, seed=None)
         else:
             interval = _cachedInterval(reference, variant, self.stat, seed)
@@ -208,6 +244,7 @@ def _variantResult(measurement: Measurement) -> VariantResult:
         r.calls,
         r.columns,
         measurement.rounds,
+        r.referenceRounds,
     )
 
 

@@ -170,5 +170,12 @@ def parseBenchmarks(run: dict, stat: str = "median") -> list[Measurement]:
             raise ReportError(str(exc)) from exc
         if record is not None:
             seconds = _statistic(bench, stat)
-            measurements.append(Measurement(record, seconds, _rounds(bench, stat, seconds)))
+            rounds = _rounds(bench, stat, seconds)
+            paired = record.referenceRounds
+            if paired is not None and rounds is not None and len(paired) != len(rounds):
+                raise ReportError(
+                    f"benchmark {record.name!r}: extra_info.referenceRounds holds {len(paired)} "
+                    f"rounds but stats.data holds {len(rounds)}; they must pair round by round"
+                )
+            measurements.append(Measurement(record, seconds, rounds))
     return measurements

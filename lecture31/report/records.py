@@ -33,6 +33,7 @@ __all__ = (
     "PAIR",
     "QUICK",
     "REFERENCE",
+    "REFERENCE_ROUNDS",
     "RUN_INFO",
     "SCALE",
     "SCALE_LABEL",
@@ -60,6 +61,9 @@ IDEAL_SPEEDUP = "idealSpeedup"  # a stated ideal speedup, shown beside the measu
 CALLS = "calls"  # calls per round: the report adds per-call times and the per-call overhead
 COLUMNS = "columns"  # {column label: extra_info key}: per-variant values shown as extra columns
 INJECTED_SLOWDOWN = "injectedSlowdown"  # set by the bench slowdown injector, never by a real run
+# The reference variant's seconds timed beside each of this variant's rounds (interleaved: round i
+# of both moments apart), one per round: the report then divides round by round (paired).
+REFERENCE_ROUNDS = "referenceRounds"
 
 # The run's own key, and what it holds.
 RUN_INFO = "lecture31"
@@ -91,6 +95,7 @@ class Record:
     idealSpeedup: float | None = None
     calls: int | None = None
     columns: Mapping[str, float | None] = field(default_factory=dict)
+    referenceRounds: tuple[float, ...] | None = None
 
 
 def extraInfo(
@@ -190,6 +195,7 @@ def parseRecord(name: str, info: object) -> Record | None:
         for label, key in declared.items()
         if reference is not None or key in info
     }
+    referenceRounds = _secondsList(name, info, REFERENCE_ROUNDS)
     return Record(
         name=name,
         pair=pair,
@@ -202,4 +208,24 @@ def parseRecord(name: str, info: object) -> Record | None:
         idealSpeedup=_finite(name, info, IDEAL_SPEEDUP, positive=True),
         calls=None if calls is None else int(calls),
         columns=columns,
+        referenceRounds=referenceRounds,
     )
+
+
+def _secondsList(name: str, info: Mapping, key: str) -> tuple[float, ...] | None:
+    values = info.get(key)
+    if values is None:
+        return None
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(
+            not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) and v > 0
+            for v in values
+        )
+    ):
+        raise FormatError(
+            f"benchmark {name!r}: extra_info.{key} is {values!r}, expected a list of positive "
+            "seconds, one per round"
+        )
+    return tuple(float(v) for v in values)

@@ -7,10 +7,13 @@
       +--> threads    loop.run_in_executor(thread pool of `workers`)
       +--> processes  loop.run_in_executor(process pool of `workers`)
       '--> ...        one TIERS entry adds another Executor (dask)
+      |  interleaved rounds: every tier once a round, in a shuffled order (rounds.py)
       v
-    one row per (workload, tier): seconds (best of rounds), speedup over inline, and the ideal
-    speedup: min(tasks, workers) for waiting, the machine's measured parallel scaling limit
-    for CPU work on a tier free of the GIL, 1.0 for Python CPU work on threads under the GIL.
+    one row per (workload, tier): seconds (median per batch), speedup over inline (median of the
+    rounds' own) with its 95% interval (low, high), and the ideal speedup, a bound:
+    min(tasks, workers) for waiting, min(tasks, workers, cores) for CPU work on a tier free of
+    the GIL, 1.0 for Python CPU work on threads under the GIL. What the cores delivered is
+    measured beside the CPU rows (scaling.py) and reported apart: a measurement, not a bound.
 
 Every tier must give the same results as inline, or the row would compare different work.
 Pools are made and warmed before any timing and shut down after, also on error or cancel.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import inspect
-import time
+import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -30,22 +33,14 @@ from types import MappingProxyType
 from .._runtime.checks import checkCount, checkSeed
 from .._runtime.machine import usableCores
 from .._runtime.pools import OwnedPools, ownedPools
-from .userworkload import WorkloadError
-from .workloads import (
-    BUILTIN_WORKLOADS,
-    Kind,
-    ScalingProbe,
-    Workload,
-    idealSpeedup,
-    runBatch,
-)
+from ..report.stats import Interval, roundRatioInterval
+from .rounds import ROUNDS, Timed, timeInterleaved
+from .scaling import ScalingProbe
+from .workloads import BUILTIN_WORKLOADS, Kind, Workload, idealSpeedup
 
-__all__ = ("ROUNDS", "TIERS", "WORKLOADS", "Tier", "TierContext", "defaultWorkers", "runTierMatrix")
+__all__ = ("TIERS", "WORKLOADS", "Tier", "TierContext", "defaultWorkers", "runTierMatrix")
 
 WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in BUILTIN_WORKLOADS})
-
-# Each timed row is the best of this many batches: noise from other jobs only ever adds time.
-ROUNDS = 3
 
 # Bounds that keep a typo from starting 10^7 threads or running for a week.
 MAX_TASKS = 10_000
@@ -89,8 +84,7 @@ def _hasDask() -> bool:
 
 
 # Open on purpose: a tier is one more entry (dask is added when its extra is installed).
-# Lightest first: rows come in this order, and the verdict prefers the earliest tier within 10%
-# of the fastest.
+# Lightest first: rows come in this order (the verdicts order tiers the same way).
 TIERS: Mapping[str, Tier] = MappingProxyType(
     {
         tier.name: tier
@@ -113,15 +107,15 @@ TIERS: Mapping[str, Tier] = MappingProxyType(
 )
 
 
-# Workloads whose ideal needs the measured scaling limit (a user's might compute).
+# Workloads beside which the machine's CPU scaling is measured (a user's might compute).
 _CPU_KINDS = frozenset({Kind.PYTHON_CPU, Kind.NATIVE_CPU, Kind.UNKNOWN})
 
 
 @dataclass(frozen=True)
 class Matrix:
     rows: list[dict]
-    scalingLimit: float
-    parallel: int  # how many CPU tasks at once the limit was measured at
+    scaling: Interval | None  # the measured CPU scaling; None where it was not measured
+    parallel: int  # how many CPU tasks at once it was measured at
 
 
 def _tiersFor(workload: Workload, tierNames: Sequence[str]) -> list[str]:
@@ -148,51 +142,6 @@ def _checkNames(given: object, known: Mapping, what: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-async def _timeTiers(
-    workload: Workload,
-    tierList: Sequence[str],
-    inputs: list[tuple],
-    executors: dict,
-    rounds: int,
-    alongside: Callable[[], Awaitable[None]] | None = None,
-) -> dict[str, tuple[float, bool]]:
-    """Each tier's best batch time, and whether its results equal inline's.
-
-    Rounds go round-robin over the tiers (inline, threads, processes, inline, ...), so a burst
-    of load from another job lands on every tier alike instead of on one row; ``alongside``
-    (a scaling-limit round) runs once per round too, so the limit is measured in the same
-    minutes as the rows it bounds.
-    """
-    best = dict.fromkeys(tierList, float("inf"))
-    same: dict[str, bool] = {}
-    for roundIndex in range(rounds):
-        for tier in tierList:
-            start = time.perf_counter()
-            try:
-                results = await runBatch(workload, tier, inputs, executors.get(tier))
-            except Exception as exc:
-                if workload.kind is not Kind.UNKNOWN:
-                    raise  # a built-in workload failing is a bug here, not the user's
-                raise WorkloadError(
-                    "raised",
-                    f"workload {workload.name!r} raised {type(exc).__name__}: {exc} "
-                    f"(on tier {tier!r})",
-                ) from exc
-            best[tier] = min(best[tier], time.perf_counter() - start)
-            if roundIndex == 0:
-                if tier == "inline":
-                    reference = results
-                same[tier] = results == reference
-                if not same[tier] and workload.deterministic:
-                    raise RuntimeError(
-                        f"workload {workload.name!r} gave different results on tier {tier!r} "
-                        "than inline: the rows would not compare the same work"
-                    )
-        if alongside is not None:
-            await alongside()
-    return {tier: (best[tier], same[tier]) for tier in tierList}
-
-
 async def runMatrix(
     workloads: Sequence[Workload],
     tierNames: Sequence[str],
@@ -202,12 +151,15 @@ async def runMatrix(
     seed: int | None,
     rounds: int = ROUNDS,
     processPool: Executor | None = None,
+    timeLimit: float | None = None,
     onRow: Callable[[dict], None] = lambda row: None,
 ) -> Matrix:
-    """The matrix: make and warm pools, then time every row; the scaling limit rides along."""
+    """The matrix: make and warm pools, then time every workload's tiers in interleaved rounds;
+    the scaling probe rides along with the CPU workloads. ``timeLimit`` bounds every sample."""
     plan = {workload.name: _tiersFor(workload, tierNames) for workload in workloads}
     usedTiers = list(dict.fromkeys(name for names in plan.values() for name in names))
-    parallel = min(tasks, workers, usableCores())
+    cores = usableCores()
+    parallel = min(tasks, workers, cores)
     calibrate = parallel >= 2 and any(
         w.kind in _CPU_KINDS and len(plan[w.name]) > 1 for w in workloads
     )
@@ -231,36 +183,48 @@ async def runMatrix(
             alongside = None
             if probe is not None and workload.kind in _CPU_KINDS:
                 alongside = probe.measureRound
-            timed = await _timeTiers(
+            timed = await timeInterleaved(
                 workload,
                 plan[workload.name],
                 workload.inputs(tasks, seed),
                 executors,
-                rounds,
-                alongside,
+                seed=seed,
+                rounds=rounds,
+                timeLimit=timeLimit,
+                alongside=alongside,
             )
-            scalingLimit = 1.0 if probe is None else probe.limit
-            inlineSeconds = timed["inline"][0]
-            for tier, (seconds, sameResult) in timed.items():
-                row = {
-                    "workload": workload.name,
-                    "tier": tier,
-                    "tasks": tasks,
-                    "workers": {"inline": 1, "loop": tasks}.get(tier, workers),
-                    "seconds": seconds,
-                    "speedup": inlineSeconds / seconds,
-                    "idealSpeedup": idealSpeedup(
-                        workload.kind,
-                        tier,
-                        tasks=tasks,
-                        workers=workers,
-                        scalingLimit=scalingLimit,
-                    ),
-                    "sameResult": sameResult,
-                }
+            for row in _rows(workload, timed, tasks=tasks, workers=workers, cores=cores):
                 rows.append(row)
                 onRow(row)
-    return Matrix(rows, 1.0 if probe is None else probe.limit, parallel)
+    return Matrix(rows, None if probe is None else probe.interval(), parallel)
+
+
+def _rows(workload: Workload, timed: Timed, *, tasks: int, workers: int, cores: int) -> list:
+    """One row per tier: median seconds per batch, and the speedup over inline: the median of
+    the rounds' own speedups (round i of inline over round i of the tier), with its 95%
+    bootstrap interval over rounds."""
+    rows = []
+    for tier, seconds in timed.seconds.items():
+        interval = roundRatioInterval(timed.seconds["inline"], seconds)
+        rows.append(
+            {
+                "workload": workload.name,
+                "tier": tier,
+                "tasks": tasks,
+                "workers": {"inline": 1, "loop": tasks}.get(tier, workers),
+                "seconds": statistics.median(seconds),
+                "speedup": interval.point,
+                "low": interval.low,
+                "high": interval.high,
+                "idealSpeedup": idealSpeedup(
+                    workload.kind, tier, tasks=tasks, workers=workers, cores=cores
+                ),
+                "sameResult": timed.sameResult[tier],
+                "rounds": timed.rounds,
+                "batches": timed.repeats[tier],
+            }
+        )
+    return rows
 
 
 def defaultWorkers() -> int:
@@ -276,14 +240,18 @@ async def runTierMatrix(
     workers: int | None = None,
     seed: int | None = None,
 ) -> list[dict]:
-    """One row per (workload, tier): ``workload, tier, tasks, workers, seconds, speedup,
-    idealSpeedup`` (and ``sameResult``).
+    """One row per (workload, tier): ``workload, tier, tasks, workers, seconds, speedup, low,
+    high, idealSpeedup`` (and ``sameResult``, ``rounds``, ``batches``).
 
     ``workloads`` and ``tiers`` are lists of names from ``WORKLOADS`` and ``TIERS``, None meaning
     all. ``inline`` is always run, as the reference; a workload runs on the tiers that can take
     it (``async-io`` only on ``inline`` and ``loop``, the others on every tier but ``loop``).
-    ``seconds`` is the best of ``ROUNDS`` batches; ``workers`` defaults to the usable cores (at
-    least 2) and sizes each pool.
+    Every tier of a workload is timed once a round, in a shuffled order (from ``seed``), for up
+    to ``ROUNDS`` rounds: ``seconds`` is the median per batch, ``speedup`` the median of the
+    rounds' speedups (inline's batch over the tier's in the same round), ``low``-``high`` its
+    95% bootstrap interval over rounds. ``idealSpeedup`` is
+    a bound no row's whole interval exceeds (None where none is known). ``workers`` defaults to
+    the usable cores (at least 2) and sizes each pool.
     """
     workloadNames = _checkNames(workloads, WORKLOADS, "workloads")
     tierNames = _checkNames(tiers, TIERS, "tiers")

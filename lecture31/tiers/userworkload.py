@@ -12,6 +12,7 @@ import inspect
 import pickle
 import re
 import reprlib
+import threading
 
 from .workloads import Kind, Workload
 
@@ -22,13 +23,19 @@ class WorkloadError(Exception):
     """Raised by ``main`` when a user's ``--workload`` cannot run on every tier.
 
     ``reason`` says which: ``"malformed"``, ``"not importable"``, ``"not a function"``,
-    ``"not picklable"``, ``"bad arguments"`` or ``"raised"``. The CLI prints the message as one
-    line and exits 2; the cause is chained.
+    ``"not picklable"``, ``"bad arguments"``, ``"raised"`` (anything it raised, ``SystemExit``
+    and ``KeyboardInterrupt`` too) or ``"timed out"`` (a batch overran the time limit). The CLI
+    prints the message as one line and exits 2, or 1 for ``"timed out"``; the cause is chained.
+    ``stuckThreads``: threads still running the function after a time-out (a thread cannot be
+    ended; whoever exits the process must not wait for them).
     """
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(
+        self, reason: str, message: str, *, stuckThreads: tuple[threading.Thread, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.stuckThreads = stuckThreads
 
 
 _WORKLOAD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")

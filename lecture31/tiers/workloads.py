@@ -4,14 +4,17 @@
         |
         |  runBatch(workload, tier, inputs, executor)     every task's result, in task order
         +--> inline     for each input: fn(*input)                  (awaited, if fn is async)
+        |               a user's plain function: the same, in one helper thread, so a time
+        |               limit can stop waiting for it
         +--> loop       TaskGroup of fn(*input)                     (coroutine functions only)
         +--> threads    gather(loop.run_in_executor(threadPool, fn, *input) ...)
         +--> processes  gather(loop.run_in_executor(processPool, fn, *input) ...)
         '--> dask, ...  any other Executor: the same call shape
 
-The kind says what a tier can buy (``idealSpeedup``): waiting overlaps on as many workers as
-there are, CPU work only up to the machine's parallel scaling limit, which is measured, not read
-off the core count (``ScalingProbe``), and GIL-bound CPU work not at all on threads.
+The kind says what a tier can buy (``idealSpeedup``), a bound from counting alone: waiting
+overlaps on as many workers as there are; CPU work off the GIL also needs a core per task; Python
+CPU work on threads gains nothing while there is a GIL. What this machine's cores deliver is a
+measurement, not a bound (``lecture31.tiers.scaling``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._runtime.dispatch import Dispatch
+from .._runtime.helperthread import inHelperThread
 from .._runtime.machine import gilEnabled
 from .._runtime.seeding import derivedRng
 from ..tiered import parseCsvChunk
@@ -38,11 +42,12 @@ from ..tiered import parseCsvChunk
 __all__ = (
     "BUILTIN_WORKLOADS",
     "CPU_PYTHON_ROUNDS",
+    "Escaped",
     "Kind",
-    "ScalingProbe",
     "Workload",
+    "cpuPython",
+    "cpuPythonRepeated",
     "idealSpeedup",
-    "measureScalingLimit",
     "runBatch",
 )
 
@@ -143,9 +148,55 @@ class Workload:
         """Each task's arguments, derived from ``seed`` and the task's own index."""
         return [self.inputFor(derivedRng(seed, "tiers", self.name, task)) for task in range(tasks)]
 
-    def call(self) -> Callable[..., object]:
-        """What a tier calls: ``fn`` with the keyword arguments bound (still picklable)."""
-        return functools.partial(self.fn, **dict(self.keywords)) if self.keywords else self.fn
+    def call(self) -> Callable[..., Any]:
+        """What a tier calls: ``fn`` with the keyword arguments bound (still picklable).
+
+        A user's function is contained: a ``SystemExit`` or ``KeyboardInterrupt`` it raises
+        comes back as ``Escaped``, an ordinary error, on every tier (it would otherwise end the
+        event loop, or the command line, with no word of what happened).
+        """
+        fn: Callable[..., Any] = (
+            functools.partial(self.fn, **dict(self.keywords)) if self.keywords else self.fn
+        )
+        if self.kind is Kind.UNKNOWN:
+            return functools.partial(_containedAsync if self.isAsync else _contained, fn)
+        return fn
+
+
+class Escaped(Exception):
+    """Raised on a tier, in place of a ``BaseException`` that is not an ``Exception`` (such as
+    ``SystemExit`` or ``KeyboardInterrupt``) raised by a user's function: reported, not obeyed.
+
+    Module level with plain ``args``, so it comes back from a process worker too.
+    """
+
+    def __init__(self, typeName: str, text: str) -> None:
+        super().__init__(typeName, text)
+        self.typeName = typeName
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _contained(fn: Callable[..., Any], *args: Any) -> Any:
+    """Runs where the tier runs: ``fn(*args)``, with an escaping BaseException made ordinary."""
+    try:
+        return fn(*args)
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise Escaped(type(exc).__name__, str(exc)) from None
+
+
+async def _containedAsync(fn: Callable[..., Any], *args: Any) -> Any:
+    """``await fn(*args)``, the same; cancellation (ours) still propagates as itself."""
+    try:
+        return await fn(*args)
+    except (Exception, asyncio.CancelledError):
+        raise
+    except BaseException as exc:
+        raise Escaped(type(exc).__name__, str(exc)) from None
 
 
 BUILTIN_WORKLOADS = (
@@ -192,95 +243,73 @@ def _callWith(fn: Callable[..., Any], args: tuple) -> Any:
     return fn(*args)
 
 
-async def runBatch(workload: Workload, tier: str, inputs: Sequence[tuple], executor=None) -> list:
-    """Run one task per input on ``tier``; return the results in input order.
+async def runBatch(
+    workload: Workload, tier: str, inputs: Sequence[tuple], executor=None, *, repeats: int = 1
+) -> list:
+    """Run one task per input on ``tier``, ``repeats`` times in a row; return the last
+    repetition's results, in input order.
 
     ``executor`` is required for every tier but ``inline`` and ``loop``. The first task error is
     raised after every task has finished (or been cancelled), so none is left running or
     unretrieved.
     """
-    fn: Callable[..., Any] = workload.call()
+    fn = workload.call()
+    results: list = []
     if tier == "inline":
         if workload.isAsync:
-            return [await fn(*args) for args in inputs]
+            for _ in range(repeats):
+                results = [await fn(*args) for args in inputs]
+            return results
+        if workload.kind is Kind.UNKNOWN:
+            # A user's function may never return: one helper thread runs the tasks one after
+            # another, so the loop stays free to stop waiting (a daemon: nothing waits for it).
+            def inline() -> list:
+                done: list = []
+                for _ in range(repeats):
+                    done = [fn(*args) for args in inputs]
+                return done
+
+            return await inHelperThread(inline, "lecture31-tiers-inline", daemon=True)
         # Deliberately blocking the loop's own thread: this is the no-concurrency reference.
-        return [fn(*args) for args in inputs]
+        for _ in range(repeats):
+            results = [fn(*args) for args in inputs]
+        return results
     if tier == "loop":
         if not workload.isAsync:
             raise ValueError(f"tier 'loop' runs coroutine functions only, not {workload.name!r}")
-        async with asyncio.TaskGroup() as group:
-            tasks: list[asyncio.Task] = [group.create_task(fn(*args)) for args in inputs]
-        return [task.result() for task in tasks]
+        for _ in range(repeats):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks: list[asyncio.Task] = [group.create_task(fn(*args)) for args in inputs]
+            except ExceptionGroup as failed:
+                # The first failure, as the executor tiers raise it; the rest were cancelled.
+                raise failed.exceptions[0] from None
+            results = [task.result() for task in tasks]
+        return results
     if workload.isAsync:
         raise ValueError(f"{workload.name!r} is a coroutine function: it runs inline or on 'loop'")
     if not isinstance(executor, Executor):
         raise TypeError(f"tier {tier!r} needs an Executor, got {executor!r}")
     # One task per input on the standard pools, batches on a cluster (Dispatch decides).
-    return await Dispatch(executor).map(functools.partial(_callWith, fn), inputs)
-
-
-class ScalingProbe:
-    """How much faster ``parallel`` CPU tasks run at once on a process pool than one by one.
-
-    The same pure task (``cpuPython``), ``parallel`` at once (one per worker: the pool needs at
-    least that many) against ``parallel`` in a row in one worker, so both go through the pool
-    once per task and the ratio is the machine's, not the dispatch's. vCPUs that share a host
-    give well under the core count. Each ``measureRound`` adds one of each; the limit uses the
-    best of each so far (load only ever adds time), so rounds can be spread over a run, next to
-    the rows they bound. Capped at ``parallel``: more is noise.
-    """
-
-    def __init__(self, processPool: Executor, parallel: int) -> None:
-        self.processPool = processPool
-        self.parallel = parallel
-        self.serialSeconds = float("inf")
-        self.togetherSeconds = float("inf")
-
-    async def measureRound(self) -> None:
-        if self.parallel < 2:
-            return
-        loop = asyncio.get_running_loop()
-        start = 12345
-        began = time.perf_counter()
-        await loop.run_in_executor(self.processPool, cpuPythonRepeated, start, self.parallel)
-        self.serialSeconds = min(self.serialSeconds, time.perf_counter() - began)
-        began = time.perf_counter()
-        await asyncio.gather(
-            *(
-                loop.run_in_executor(self.processPool, cpuPython, start)
-                for _ in range(self.parallel)
-            )
-        )
-        self.togetherSeconds = min(self.togetherSeconds, time.perf_counter() - began)
-
-    @property
-    def limit(self) -> float:
-        """The measured limit; 1.0 for one task at a time, or before any round."""
-        if self.parallel < 2 or self.togetherSeconds == float("inf"):
-            return 1.0
-        return min(float(self.parallel), self.serialSeconds / self.togetherSeconds)
-
-
-async def measureScalingLimit(processPool: Executor, parallel: int, *, rounds: int = 5) -> float:
-    """``ScalingProbe``'s limit after ``rounds`` rounds in a row."""
-    probe = ScalingProbe(processPool, parallel)
-    for _ in range(rounds):
-        await probe.measureRound()
-    return probe.limit
+    dispatch = Dispatch(executor)
+    for _ in range(repeats):
+        results = await dispatch.map(functools.partial(_callWith, fn), inputs)
+    return results
 
 
 # Tiers whose workers run Python code without sharing one GIL.
 _SEPARATE_INTERPRETER_TIERS = frozenset({"processes", "dask"})
+# Tiers known to run on this machine's cores (a dask scheduler may be anywhere).
+_LOCAL_TIERS = frozenset({"inline", "loop", "threads", "processes"})
 
 
-def idealSpeedup(
-    kind: Kind, tier: str, *, tasks: int, workers: int, scalingLimit: float
-) -> float | None:
-    """The best speedup over ``inline`` that ``tier`` can give this kind of work.
+def idealSpeedup(kind: Kind, tier: str, *, tasks: int, workers: int, cores: int) -> float | None:
+    """The most ``tier`` can speed this kind of work up over ``inline``: a bound, not a forecast.
 
-    Waiting overlaps fully: min(tasks, workers). CPU work: the measured ``scalingLimit`` (at
-    min(tasks, workers, cores) tasks at once) on a tier free of the GIL, and 1.0 for Python CPU
-    work on threads while the GIL is on. None when the kind is not known (a user's function).
+    Waiting overlaps on every worker: min(tasks, workers) (on ``loop`` every task is a worker).
+    CPU work off the GIL needs a core per task too: min(tasks, workers, cores). Python CPU work
+    on threads while the GIL is on: 1.0. None when the kind is not known (a user's function) or
+    the tier's cores are not (a cluster).
     """
     if tier == "inline":
         return 1.0
@@ -292,4 +321,6 @@ def idealSpeedup(
         return float(min(tasks, workers))
     if kind is Kind.PYTHON_CPU and tier not in _SEPARATE_INTERPRETER_TIERS and gilEnabled():
         return 1.0
-    return scalingLimit
+    if tier not in _LOCAL_TIERS:
+        return None
+    return float(min(tasks, workers, cores))

@@ -107,3 +107,20 @@ def test_every_kind_has_rounds_and_quick_mode_never_runs_more(kind):
     full, quick = bench.ROUNDS[kind]
     assert full.rounds >= 1 and quick.rounds >= 1
     assert quick.rounds <= full.rounds and quick.warmup <= full.warmup
+
+
+def test_the_reference_is_timed_beside_every_round_in_abba_order_and_warm_ups_are_not_kept():
+    order = []
+    beside = bench.Beside(lambda: order.append("reference"), warmup=1)
+    for _ in range(1 + 4):  # what benchmark.pedantic does: setup, the round, teardown
+        beside.before()
+        order.append("variant")
+        beside.after()
+    assert order == [
+        *("reference", "variant"),  # warm-up, untimed
+        *("variant", "reference"),
+        *("reference", "variant"),
+        *("variant", "reference"),
+        *("reference", "variant"),
+    ]
+    assert len(beside.seconds) == 4 and all(s >= 0 for s in beside.seconds)

@@ -6,7 +6,9 @@ the current format are made from it by ``_withReferences``.
 
 import copy
 import json
+import math
 import os
+import statistics
 import sys
 import types
 from pathlib import Path
@@ -331,10 +333,16 @@ def test_cli_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_pat
 
 class _FakeAxes:
     def __init__(self):
-        self.title, self.lines = None, []
+        self.title, self.lines, self.errorbars, self.bars = None, [], [], []
 
     def plot(self, xs, ys, *args, **kwargs):
         self.lines.append((list(xs), list(ys), kwargs.get("label")))
+
+    def errorbar(self, xs, ys, *args, yerr=None, **kwargs):
+        self.errorbars.append((list(xs), list(ys), yerr, kwargs.get("label")))
+
+    def bar(self, xs, heights, width, *args, yerr=None, **kwargs):
+        self.bars.append((list(xs), list(heights), yerr, kwargs.get("label")))
 
     def set_title(self, title):
         self.title = title
@@ -354,8 +362,8 @@ def _fakeMatplotlib(monkeypatch):
     figure = types.SimpleNamespace(tight_layout=lambda: None, savefig=savefig)
 
     def subplots(rows, cols, **kwargs):
-        drawn["axes"] = [_FakeAxes() for _ in range(cols)]
-        return figure, [drawn["axes"]]
+        drawn["axes"] = [_FakeAxes() for _ in range(rows * cols)]
+        return figure, [drawn["axes"][row * cols : (row + 1) * cols] for row in range(rows)]
 
     pyplot = types.ModuleType("matplotlib.pyplot")
     pyplot.subplots, pyplot.close = subplots, lambda fig: None
@@ -374,11 +382,17 @@ def test_cli_plot_draws_measured_and_ideal_speedup_per_scaled_comparison(monkeyp
     assert drawn["backend"] == "Agg"  # headless: CI has no display
     assert target.read_bytes() == b"fake image"  # drawn beside it, then renamed into place
     assert sorted(tmp_path.iterdir()) == [target]
-    assert [ax.title for ax in drawn["axes"]] == ["tiered", "pipeline"]
+    # The scaled comparisons as lines, then the others as bars: every comparison, in rows of 3.
+    assert [ax.title for ax in drawn["axes"]] == ["tiered", "pipeline", "fanout", "breaker"] + [
+        None
+    ] * 2
     pipeline = drawn["axes"][1]
-    measured, ideal = pipeline.lines
+    [measured] = pipeline.errorbars
+    [ideal] = pipeline.lines
     assert measured[0] == [12.0, 24.0, 48.0]
     assert measured[1] == pytest.approx([2.4, 3.75, 7.0])
+    assert measured[2] == [[0.0] * 3, [0.0] * 3]  # this run kept no rounds: no interval to draw
+    assert measured[3] == "measured (95% interval)"
     assert ideal[2] == "ideal (critical path)"
 
 
@@ -553,8 +567,11 @@ def test_cli_plot_draws_a_matrix_as_bars_beside_the_scaled_lines(monkeypatch, tm
     matrix = _writeRun(tmp_path / "matrix.json", _tierMatrix(run))
     target = tmp_path / "s.svg"
     assert report.main([str(matrix), "--output", "-", "--plot", str(target)]) == 0
-    assert [ax.title for ax in drawn["axes"]] == ["pipeline", "tiered"]  # lines, then bars
-    assert drawn["axes"][1].lines[0][2] is None  # the ideal ticks of the first variant
+    titles = [ax.title for ax in drawn["axes"]]
+    assert titles == ["pipeline", "tiered", "fanout", "breaker", None, None]  # lines, then bars
+    tiered = drawn["axes"][1]
+    assert [label for *_, label in tiered.bars] == ["tiered", "threads", "processes"]
+    assert tiered.lines[0][2] is None  # the ideal ticks of the first variant
     assert target.read_bytes() == b"fake image"
 
 
@@ -799,3 +816,98 @@ def test_the_cli_check_passes_a_run_with_a_new_variant_and_says_it_is_not_gated(
     assert "gate: ok   pipeline-48/correct: " in out
     assert "gate: not gated, the baseline lacks them: pipeline-48/streamed" in out
     assert "| pipeline-48 | 1 | " in out  # the matrix row, streamed beside correct
+
+
+# --- variants timed beside their reference (interleaved rounds) -----------------------------
+
+
+def _bench(pair, variant, rounds, **extra):
+    """One benchmark of the current format that kept its rounds."""
+    return {
+        "fullname": f"bench/test_tiers.py::test_tier[{pair}-{variant}]",
+        "stats": {
+            "median": statistics.median(rounds),
+            "min": min(rounds),
+            "mean": statistics.fmean(rounds),
+            "rounds": len(rounds),
+            "data": list(rounds),
+        },
+        "extra_info": {
+            "pair": pair,
+            "variant": variant,
+            "scale": 8,
+            "reference": "inline",
+            "comparison": "tiers",
+            **extra,
+        },
+    }
+
+
+# The machine's speed wandered from round to round; every round, threads took half of inline's
+# time beside it. The reference variant's own rounds ran at other moments.
+LOAD = [1.0, 1.6, 0.8, 1.3, 2.0, 0.9, 1.1]
+BESIDE = [0.2 * x for x in LOAD]
+
+
+def _pairedRun(**threadsExtra):
+    return {
+        "benchmarks": [
+            _bench("tiers-w", "inline", [0.3, 0.25, 0.2, 0.35, 0.22, 0.21, 0.4]),
+            _bench(
+                "tiers-w",
+                "threads",
+                [0.1 * x for x in LOAD],
+                referenceRounds=BESIDE,
+                **threadsExtra,
+            ),
+            _bench("tiers-w", "processes", [0.12, 0.15, 0.11, 0.2, 0.13, 0.12, 0.14]),
+        ]
+    }
+
+
+def test_a_variant_timed_beside_its_reference_is_divided_round_by_round():
+    [pair] = report.pairResults(_pairedRun())
+    assert pair.speedupOf("threads") == pytest.approx(2.0)
+    interval = pair.intervalOf("threads")
+    assert interval.low == pytest.approx(2.0) and interval.high == pytest.approx(2.0)
+    # Without referenceRounds: the reference variant's own median over the variant's.
+    assert pair.speedupOf("processes") == pytest.approx(0.25 / 0.13)
+    assert pair.intervalOf("processes").high > pair.intervalOf("processes").low
+    assert "2.00x (2.00-2.00)" in report.renderMarkdown([pair])
+
+
+def test_by_min_a_paired_variant_divides_the_mins_of_its_rounds():
+    [pair] = report.pairResults(_pairedRun(), stat="min")
+    assert pair.speedupOf("threads") == pytest.approx(min(BESIDE) / (0.1 * min(LOAD)))
+
+
+def test_reference_rounds_must_pair_with_the_variant_s_rounds():
+    with pytest.raises(report.ReportError, match=r"referenceRounds holds 2 rounds but stats\.data"):
+        report.pairResults(
+            {
+                "benchmarks": [
+                    _bench("tiers-w", "inline", [0.2, 0.3]),
+                    _bench("tiers-w", "threads", [0.1, 0.1, 0.1], referenceRounds=[0.2, 0.2]),
+                ]
+            }
+        )
+
+
+@pytest.mark.parametrize("bad", [[], [0.2, -1.0], "0.2", [True], [math.nan]])
+def test_malformed_reference_rounds_are_named(bad):
+    run = {"benchmarks": [_bench("tiers-w", "threads", [0.1], referenceRounds=bad)]}
+    with pytest.raises(report.ReportError, match=r"extra_info\.referenceRounds is"):
+        report.pairResults(run)
+
+
+def test_every_plotted_speedup_carries_its_interval():
+    bars = report.plotBars(report.pairResults(_pairedRun()))["tiers"]
+    assert bars.low["threads"] == pytest.approx([2.0]) and bars.high["threads"] == pytest.approx(
+        [2.0]
+    )
+    assert bars.low["processes"][0] < bars.speedup["processes"][0] < bars.high["processes"][0]
+
+
+def test_without_rounds_the_plot_has_no_interval_to_draw(results):
+    series = report.plotSeries(results)["pipeline"]
+    assert all(math.isnan(v) for v in series["low"] + series["high"])

@@ -15,6 +15,7 @@ from lecture31.report.stats import (
     Interval,
     gateDecision,
     requiredTolerance,
+    roundRatioInterval,
     speedupInterval,
 )
 
@@ -127,6 +128,40 @@ def test_bad_arguments_are_named(kwargs, error, words):
     with pytest.raises(error) as caught:
         speedupInterval(slow, fast, **arguments)
     assert words in str(caught.value)
+
+
+# --- roundRatioInterval: each interleaved round's own ratio ----------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_round_ratios_follow_the_exact_bootstrap_distribution(seed):
+    # Round ratios 1, 2, 3: the same distribution of the median as above, whatever the seed.
+    slow, fast = [0.5, 2.0, 4.5], [0.5, 1.0, 1.5]
+    assert roundRatioInterval(slow, fast, seed=seed) == Interval(2.0, 1.0, 3.0, 0.95)
+    assert roundRatioInterval(slow, fast, seed=seed, confidence=0.4) == Interval(2.0, 2.0, 2.0, 0.4)
+
+
+def test_round_ratios_cancel_load_that_moved_both_variants_and_the_ratio_of_medians_does_not():
+    # The machine's speed wandered a lot between rounds, and one round of each variant caught a
+    # burst of its own: the rounds' own ratios stay near 2, the medians' ratio wanders.
+    load = [1.0, 1.6, 0.8, 1.3, 2.0, 0.9, 1.1]
+    fast = [0.1 * x for x in load]
+    slow = [0.2 * x for x in load]
+    slow[1] *= 1.5
+    fast[4] *= 1.5
+    rounds = roundRatioInterval(slow, fast)
+    medians = speedupInterval(slow, fast, paired=True)
+    assert rounds.point == pytest.approx(2.0)
+    assert rounds.high / rounds.low < medians.high / medians.low
+
+
+def test_round_ratios_need_as_many_rounds_of_each_and_name_bad_ones():
+    with pytest.raises(ValueError, match="as many of each variant, got 2 slow and 1 fast"):
+        roundRatioInterval([1.0, 1.1], [0.5])
+    with pytest.raises(ValueError, match=r"fastRounds\[0\]"):
+        roundRatioInterval([1.0], [0.0])
+    with pytest.raises(ValueError, match="stat must be one of"):
+        roundRatioInterval([1.0], [0.5], stat="max")
 
 
 # --- the gate's decision --------------------------------------------------------------------

@@ -3,8 +3,12 @@
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+import types
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -231,3 +235,69 @@ def test_abandoning_a_broken_process_pool_ends_its_workers_and_hands_back_its_ti
     tidying[0].join(10)
     assert not tidying[0].is_alive()
     assert not any(worker.is_alive() for worker in workers)
+
+
+def test_terminating_a_pool_ends_a_worker_stuck_in_a_call_that_never_returns():
+    pool = _pools.makeProcessPool(2)
+    try:
+        stuck = pool.submit(time.sleep, 3600)
+        for _ in range(500):  # until a worker has taken the call
+            if stuck.running():
+                break
+            time.sleep(0.01)
+        workers = list(pool._processes.values())
+        _pools.terminatePool(pool)
+        assert not any(worker.is_alive() for worker in workers)
+        with pytest.raises(BrokenProcessPool):
+            stuck.result(timeout=30)
+    finally:
+        for thread in _pools.abandonPools(pool):
+            thread.join(10)
+
+
+def test_terminating_a_thread_pool_is_a_no_op(threadPool):
+    _pools.terminatePool(threadPool)
+    assert threadPool.submit(int, "3").result(timeout=10) == 3
+
+
+STDIN_SCRIPT = """
+import asyncio, multiprocessing, __main__
+import lecture31
+
+assert __main__.__file__ == "<stdin>", __main__.__file__
+result = asyncio.run(lecture31.runTiered(2, seed=1))
+rows = asyncio.run(lecture31.runTierMatrix(["cpu-python"], ["processes"], tasks=2, seed=1))
+assert __main__.__file__ == "<stdin>"  # put back after every worker's launch
+assert not multiprocessing.active_children()
+print(len(result.results), [(row["tier"], row["sameResult"]) for row in rows])
+"""
+
+
+@pytest.mark.slow
+def test_runners_start_their_process_pools_from_a_script_read_on_standard_input(tmp_path):
+    """``python - <<EOF``: __main__'s path is "<stdin>", which no worker can run as a file."""
+    done = subprocess.run(
+        [sys.executable, "-"],
+        input=STDIN_SCRIPT,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2 [('inline', True), ('processes', True)]\n"
+    assert "Traceback" not in done.stderr
+
+
+def test_the_fork_server_preloads_main_only_when_it_is_a_file(monkeypatch, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("")
+    main = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    main.__file__ = str(script)
+    assert _pools.forkserverPreload() == ("__main__", "lecture31")
+    main.__file__ = "<stdin>"
+    assert _pools.forkserverPreload() == ("lecture31",)
+    with _pools._mainWithoutUnrealPath():
+        assert not hasattr(main, "__file__")
+    assert main.__file__ == "<stdin>"

@@ -16,18 +16,30 @@ from fakes import ForeignExecutor
 from lecture31 import tiers
 from lecture31._runtime import batching, machine
 from lecture31._runtime.pools import makeProcessPool, shutDownPools
+from lecture31.report.stats import Interval
 from lecture31.tiers import (
     TIERS,
     WORKLOADS,
     WorkloadError,
     matrix as tierMatrix,
     runTierMatrix,
+    scaling,
     show,
     workloads,
 )
 from lecture31.tiers.workloads import BUILTIN_WORKLOADS, Kind, Workload, idealSpeedup, runBatch
 
-ROW_KEYS = {"workload", "tier", "tasks", "workers", "seconds", "speedup", "idealSpeedup"}
+ROW_KEYS = {
+    "workload",
+    "tier",
+    "tasks",
+    "workers",
+    "seconds",
+    "speedup",
+    "low",
+    "high",
+    "idealSpeedup",
+}
 
 
 def tierThreads(settleSeconds: float = 2.0):
@@ -125,11 +137,14 @@ async def test_rows_carry_the_api_keys_and_speedup_is_inline_seconds_over_tier_s
     for row in matrix.rows:
         assert set(row) >= ROW_KEYS
         assert row["tasks"] == 4 and row["workload"] == "tiny" and row["sameResult"]
-    assert inline["speedup"] == 1.0 and inline["idealSpeedup"] == 1.0 and inline["workers"] == 1
-    assert threads["speedup"] == inline["seconds"] / threads["seconds"]
+        assert row["low"] <= row["speedup"] <= row["high"] and row["rounds"] == 1
+    assert inline["speedup"] == inline["low"] == inline["high"] == 1.0
+    assert inline["idealSpeedup"] == 1.0 and inline["workers"] == 1
+    # One round: its own speedup, inline's batch over the tier's.
+    assert threads["speedup"] == pytest.approx(inline["seconds"] / threads["seconds"])
     assert threads["idealSpeedup"] == 4.0 and threads["workers"] == 4
-    # Waiting only: no CPU limit is measured, so no process pool was made.
-    assert matrix.scalingLimit == 1.0
+    # Waiting only: the CPU scaling is not measured, so no process pool was made.
+    assert matrix.scaling is None
     assert not multiprocessing.active_children()
     assert not tierThreads()
 
@@ -187,19 +202,19 @@ def _failOnOdd(value):
     [
         (Kind.PYTHON_CPU, "inline", True, 1.0),
         (Kind.PYTHON_CPU, "threads", True, 1.0),
-        (Kind.PYTHON_CPU, "threads", False, 1.6),
-        (Kind.PYTHON_CPU, "processes", True, 1.6),
-        (Kind.PYTHON_CPU, "dask", True, 1.6),
-        (Kind.NATIVE_CPU, "threads", True, 1.6),
+        (Kind.PYTHON_CPU, "threads", False, 2.0),
+        (Kind.PYTHON_CPU, "processes", True, 2.0),
+        (Kind.PYTHON_CPU, "dask", True, None),  # a cluster's cores are not this machine's
+        (Kind.NATIVE_CPU, "threads", True, 2.0),
         (Kind.WAITING, "threads", True, 3.0),
         (Kind.WAITING, "processes", True, 3.0),
         (Kind.ASYNC, "loop", True, 8.0),
         (Kind.UNKNOWN, "processes", True, None),
     ],
 )
-def test_ideal_speedup_by_kind_and_tier(monkeypatch, kind, tier, gil, expected):
+def test_ideal_speedup_is_a_bound_by_kind_tier_and_cores(monkeypatch, kind, tier, gil, expected):
     monkeypatch.setattr(workloads, "gilEnabled", lambda: gil)
-    assert idealSpeedup(kind, tier, tasks=8, workers=3, scalingLimit=1.6) == expected
+    assert idealSpeedup(kind, tier, tasks=8, workers=3, cores=2) == expected
 
 
 def test_a_run_without_the_gil_is_labelled_free_threaded(monkeypatch):
@@ -215,63 +230,97 @@ def test_a_run_with_the_gil_says_so(monkeypatch):
     assert "GIL enabled" in machine.gilLabel()
 
 
-async def test_scaling_limit_of_one_task_is_one_without_touching_the_pool():
+async def test_scaling_of_one_task_is_not_measured_and_the_pool_is_not_touched():
     class NoPool(ThreadPoolExecutor):
         def submit(self, *args, **kwargs):
             raise AssertionError("the pool was used")
 
-    assert await workloads.measureScalingLimit(NoPool(1), 1) == 1.0
+    assert await scaling.measureScaling(NoPool(1), 1) is None
 
 
-async def test_scaling_limit_is_capped_at_the_number_of_tasks(monkeypatch):
-    # A serial run that "takes" far longer than it should: the ratio is noise above 2.
-    monkeypatch.setattr(workloads, "cpuPythonRepeated", _slowSerial)
-    monkeypatch.setattr(workloads, "cpuPython", workloads.blockingIo)
+async def test_measured_scaling_is_the_median_of_the_rounds_ratios_with_an_interval(monkeypatch):
+    # Serial: two 50 ms waits in a row; together: two at once on two threads. About 2x.
+    monkeypatch.setattr(scaling, "cpuPythonRepeated", _waitRepeated)
+    monkeypatch.setattr(scaling, "cpuPython", _wait)
     pool = ThreadPoolExecutor(2)
     try:
-        assert await workloads.measureScalingLimit(pool, 2, rounds=1) == 2.0
+        measured = await scaling.measureScaling(pool, 2, rounds=3)
     finally:
         pool.shutdown(wait=True)
+    assert measured.low <= measured.point <= measured.high
+    assert 1.3 < measured.point < 3.0  # an order of magnitude, with slack for a busy machine
 
 
-def _slowSerial(start, times):
-    workloads.blockingIo(start, 0.2)
+def _wait(start):
+    return workloads.blockingIo(start, 0.05)
 
 
-def cpuRows(threads, processes, ideal):
+def _waitRepeated(start, times):
+    return [_wait(start) for _ in range(times)]
+
+
+def cpuRows(threads, processes, ideal, *, width=0.02):
+    """Rows of one CPU workload: (speedup, (low, high)) or a speedup and a +-width interval."""
+
+    def row(tier, value, idealSpeedup):
+        speedup, (low, high) = value if isinstance(value, tuple) else (value, (0, 0))
+        if not isinstance(value, tuple):
+            low, high = speedup * (1 - width), speedup * (1 + width)
+        return {
+            "workload": "cpu-python",
+            "tier": tier,
+            "speedup": speedup,
+            "low": low,
+            "high": high,
+            "idealSpeedup": idealSpeedup,
+        }
+
     return [
-        {"tier": "inline", "speedup": 1.0, "idealSpeedup": 1.0},
-        {"tier": "threads", "speedup": threads, "idealSpeedup": 1.0},
-        {"tier": "processes", "speedup": processes, "idealSpeedup": ideal},
+        row("inline", (1.0, (1.0, 1.0)), 1.0),
+        row("threads", threads, 1.0),
+        row("processes", processes, ideal),
     ]
 
 
-def test_verdict_names_the_fastest_tier_and_the_measured_limit():
-    text = show.verdict(WORKLOADS["cpu-python"], cpuRows(0.8, 1.6, 1.7), 1.7)
+def test_verdict_names_the_tier_with_its_interval_and_ideal():
+    text = show.verdict(WORKLOADS["cpu-python"], cpuRows(0.8, 1.6, 2.0), None)
     assert text == (
-        "cpu-python belongs on processes: 1.60x of a measured 1.70x limit; "
-        "inline 1.00x; threads 0.80x"
+        "cpu-python belongs on processes: 1.60x (1.57-1.63) of an ideal 2.00x; "
+        "threads 0.80x (0.78-0.82)"
     )
 
 
-def test_verdict_prefers_the_lighter_tier_within_the_margin():
-    rows = cpuRows(1.9, 2.0, 2.0)
-    rows[1]["idealSpeedup"] = rows[2]["idealSpeedup"] = 2.0
-    text = show.verdict(WORKLOADS["homework-parse"], rows, 1.7)
-    assert text.startswith("homework-parse belongs on threads: 1.90x of an ideal 2.00x;")
+def test_verdict_names_every_tier_within_noise_the_lighter_first():
+    rows = cpuRows((1.9, (1.8, 2.0)), (2.0, (1.9, 2.1)), 2.0)
+    rows[1]["idealSpeedup"] = 2.0
+    for row in rows:
+        row["workload"] = "homework-parse"
+    text = show.verdict(WORKLOADS["homework-parse"], rows, None)
+    assert text == (
+        "homework-parse belongs on threads or processes (within noise; threads is lighter): "
+        "threads 1.90x (1.80-2.00), processes 2.00x (1.90-2.10) of an ideal 2.00x"
+    )
 
 
-def test_verdict_keeps_work_inline_when_nothing_beats_it_clearly():
-    text = show.verdict(WORKLOADS["cpu-python"], cpuRows(0.7, 1.05, 1.1), 1.1)
-    assert text.startswith("cpu-python stays inline:")
+def test_verdict_keeps_work_inline_when_no_interval_clears_one():
+    text = show.verdict(WORKLOADS["cpu-python"], cpuRows(0.7, (1.05, (0.98, 1.12)), 2.0), None)
+    assert text == (
+        "cpu-python stays inline: no tier beats it beyond noise "
+        "(threads 0.70x (0.69-0.71); processes 1.05x (0.98-1.12))"
+    )
 
 
-def test_verdict_for_a_user_function_that_outruns_the_cpu_limit_says_it_waits():
+def test_verdict_for_a_user_function_beyond_the_measured_cpu_scaling_says_it_waits():
     rows = cpuRows(3.9, 1.8, None)
     rows[1]["idealSpeedup"] = None
+    for row in rows:
+        row["workload"] = "mine"
     user = tiny("mine", kind=Kind.UNKNOWN)
-    text = show.verdict(user, rows, 1.7)
-    assert text.startswith("mine belongs on threads: 3.90x, beyond the machine's 1.70x CPU limit")
+    text = show.verdict(user, rows, Interval(1.7, 1.6, 1.8))
+    assert text.startswith(
+        "mine belongs on threads: 3.90x (3.82-3.98), beyond the machine's measured CPU scaling "
+        "of 1.70x: it waits more than it computes; processes"
+    )
 
 
 def test_a_row_whose_results_differ_is_marked():
@@ -282,11 +331,18 @@ def test_a_row_whose_results_differ_is_marked():
         "workers": 2,
         "seconds": 0.5,
         "speedup": 2.0,
+        "low": 1.9,
+        "high": 2.1,
         "idealSpeedup": None,
         "sameResult": False,
+        "rounds": 15,
+        "batches": 2,
     }
     line = show.formatRow(row)
-    assert re.search(r"w\s+threads\s+2\s+2\s+0\.500 s\s+250\.0 ms\s+2\.00x\s+-", line)
+    assert re.search(
+        r"w\s+threads\s+2\s+2\s+0\.500 s\s+250\.0 ms\s+2\.00x\s+\(1\.90-2\.10\)\s+-\s+15 x 2",
+        line,
+    )
     assert line.endswith("(results differ from inline)")
 
 
@@ -364,7 +420,8 @@ async def test_a_user_function_runs_on_every_tier_with_positional_arguments(caps
     out = capsys.readouterr().out
     for tier in ("inline", "threads", "processes"):
         assert re.search(rf"userworkload:square\s+{tier}\s+8\s", out), tier
-    assert "verdicts:\n  userworkload:square " in out
+    # Eight multiplications: any executor costs more than they do.
+    assert re.search(r"\nverdicts \(.*\):\n  userworkload:square stays inline: ", out)
     assert "results differ" not in out
     assert nothingLeft()
 
@@ -403,23 +460,22 @@ async def test_a_user_coroutine_function_runs_inline_and_on_the_loop(capsys):
     assert not re.search(r"asyncEcho\s+(threads|processes)", out)
 
 
-def test_a_speedup_far_beyond_its_ideal_is_called_noise_not_a_result(monkeypatch):
-    monkeypatch.setattr(workloads, "gilEnabled", lambda: True)
-    monkeypatch.setattr(show, "gilEnabled", lambda: True)
-    text = show.verdict(WORKLOADS["cpu-python"], cpuRows(1.4, 1.2, 1.0), 1.0)
-    assert text.startswith(
-        "cpu-python belongs on threads: 1.40x of an ideal 1.00x "
-        "(threads take turns holding the GIL)"
-    )
+def test_a_whole_interval_beyond_its_ideal_is_called_noise_not_a_result():
+    rows = cpuRows((1.4, (1.3, 1.5)), 1.2, 2.0)
+    text = show.verdict(WORKLOADS["cpu-python"], rows, None)
+    assert text.startswith("cpu-python belongs on threads: 1.40x (1.30-1.50) of an ideal 1.00x")
     assert text.endswith(
-        "(noisy: threads beat the ideal, so other jobs were slowing some rounds; "
-        "re-run on a quiet machine)"
+        "(noisy: threads beat the ideal over the whole interval, so other jobs disturbed some "
+        "rounds; re-run on a quiet machine)"
     )
 
 
-def test_a_low_scaling_limit_is_reported_as_busy_cores():
-    assert "other jobs hold the cores" in show.calibration(1.05, 2)
-    assert "other jobs hold the cores" not in show.calibration(1.7, 2)
+def test_a_low_measured_scaling_is_reported_as_busy_cores():
+    assert "other jobs hold the cores" in show.scalingLine(Interval(1.05, 1.0, 1.1), 2)
+    line = show.scalingLine(Interval(1.7, 1.65, 1.75), 2)
+    assert line.startswith("measured CPU scaling: 1.70x (1.65-1.75) for 2 CPU tasks at once")
+    assert "a measurement, not a bound" in line and "other jobs hold the cores" not in line
+    assert "only one task can run at a time" in show.scalingLine(None, 1)
 
 
 @pytest.mark.slow
@@ -452,17 +508,18 @@ def test_rows_come_lightest_tier_first_whatever_order_they_were_asked_in():
     assert tierMatrix._tiersFor(WORKLOADS["async-io"], ["processes", "loop"]) == ["inline", "loop"]
 
 
-async def test_the_scaling_limit_is_measured_a_round_at_a_time_beside_cpu_rows_only(monkeypatch):
+async def test_the_scaling_is_measured_a_round_at_a_time_beside_cpu_rows_only(monkeypatch):
     rounds = []
 
     class FakeProbe:
-        limit = 1.5
-
         def __init__(self, processPool, parallel):
             assert parallel == 2
 
         async def measureRound(self):
             rounds.append("probe")
+
+        def interval(self):
+            return Interval(1.5, 1.4, 1.6)
 
     monkeypatch.setattr(tierMatrix, "ScalingProbe", FakeProbe)
     monkeypatch.setattr(tierMatrix, "usableCores", lambda: 2)
@@ -475,11 +532,11 @@ async def test_the_scaling_limit_is_measured_a_round_at_a_time_beside_cpu_rows_o
     ideals = {(row["workload"], row["tier"]): row["idealSpeedup"] for row in measured.rows}
     assert ideals == {
         ("crunch", "inline"): 1.0,
-        ("crunch", "threads"): 1.5,
+        ("crunch", "threads"): 2.0,  # the bound: 2 tasks, 2 workers, 2 cores; not the probe's
         ("wait", "inline"): 1.0,
         ("wait", "threads"): 2.0,
     }
-    assert measured.scalingLimit == 1.5 and measured.parallel == 2
+    assert measured.scaling == Interval(1.5, 1.4, 1.6) and measured.parallel == 2
     assert not multiprocessing.active_children()
 
 
