@@ -28,7 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bench-quick",
         action="store_true",
         default=False,
-        help="fewer benchmark rounds (the CI gate); medians stay robust, the run stays short",
+        help="fewer benchmark rounds (CI); medians stay robust, the run stays short",
+    )
+    group.addoption(
+        "--bench-gate",
+        action="store_true",
+        default=False,
+        help="with --bench-quick: the A/B gate's trials, 3 rounds of the tiered and pipeline"
+        " pairs (python -m lecture31.gate)",
     )
     group.addoption(
         "--bench-large",

@@ -31,15 +31,15 @@ from ..report.parse import STATS, ReportError
 from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
 from .record import findingRecord, keptBenchmarks, sideMeasures
-from .trials import BenchFailed, Side, abbaOrder, checkSide, runBench
+from .trials import BenchFailed, Side, abbaOrder, checkSide, gateRounds, runBench
 
 __all__ = ("DEFAULT_SELECTION", "DEFAULT_TOLERANCE", "DEFAULT_TRIALS", "main")
 
 PROG = "python -m lecture31.gate"
 
 # Calibrated on CI's machine kind: see docs/ci-gate.md (the README links it).
-DEFAULT_TRIALS = 10
-DEFAULT_TOLERANCE = 0.05
+DEFAULT_TRIALS = 12
+DEFAULT_TOLERANCE = 0.02
 # The pairs whose code the gate guards, cheap enough to run many trials of: the sensor pipeline
 # at three scales and the tiered handler at the homework's scale (~30 s a run on 2 cores). The
 # fan-out pair is seeded sleeps (its times move only with its deadline rule) and tiered-40
@@ -147,6 +147,8 @@ def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> di
     }
     sides = {"base": base, "head": head}
     order = abbaOrder(args.trials)
+    extra = gateRounds(base, head)
+    record["rounds"] = "gate" if extra else "quick"
     for index, (trial, label) in enumerate(order, start=1):
         side = sides[label]
         where = f"{label} ({side.commit[:12]})"
@@ -154,7 +156,11 @@ def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> di
         started = time.monotonic()
         name = f"trial-{trial:02d}-{label}"
         run = runBench(
-            side, runs / f"{name}.json", selection=args.selection, log=runs / f"{name}.log"
+            side,
+            runs / f"{name}.json",
+            selection=args.selection,
+            extra=extra,
+            log=runs / f"{name}.log",
         )
         seconds = time.monotonic() - started
         record["trials"].append(

@@ -23,7 +23,15 @@ from pathlib import Path
 
 from .git import GateError, uninterrupted
 
-__all__ = ("BENCH_TIMEOUT_SECONDS", "BenchFailed", "Side", "abbaOrder", "checkSide", "runBench")
+__all__ = (
+    "BENCH_TIMEOUT_SECONDS",
+    "BenchFailed",
+    "Side",
+    "abbaOrder",
+    "checkSide",
+    "gateRounds",
+    "runBench",
+)
 
 # One quick bench run of the gated pairs takes about half a minute on 2 cores; a run that takes
 # ten times that is stuck, not slow.
@@ -101,6 +109,17 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         # Workers may outlive pytest by a moment (their lifelines end them); the group goes too.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
+
+
+def gateRounds(*sides: Side) -> list[str]:
+    """``["--bench-gate"]`` (the gate's shorter runs) when every side's bench knows it, else
+    ``[]`` (plain quick rounds): both sides always run the same rounds."""
+
+    def knows(side: Side) -> bool:
+        conftest = side.tree / "conftest.py"
+        return conftest.is_file() and "--bench-gate" in conftest.read_text(errors="replace")
+
+    return ["--bench-gate"] if all(knows(side) for side in sides) else []
 
 
 def runBench(

@@ -87,9 +87,17 @@ def test_a_slowdown_within_the_tolerance_holds():
     assert not any(f.failed for f in findings)
 
 
-def test_the_confidence_is_corrected_for_the_number_of_measures():
-    findings, _, _ = compareTrials(*trials(3, 6), tolerance=0.05)
-    assert [f.confidence for f in findings] == pytest.approx([1 - 0.05 / 3] * 3)
+def test_the_confidence_is_corrected_for_the_pairs_compared_or_for_every_measure():
+    base, head = trials(3, 6)
+    other = Measure("tiered-10", "seconds", "tiered")
+    for trial in (*base, *head):
+        trial[other] = 0.1
+    byPair, _, _ = compareTrials(base, head, tolerance=0.05)
+    assert [f.confidence for f in byPair] == pytest.approx([1 - 0.05 / 2] * 4)
+    byMeasure, _, _ = compareTrials(base, head, tolerance=0.05, correctFor="measures")
+    assert [f.confidence for f in byMeasure] == pytest.approx([1 - 0.05 / 4] * 4)
+    with pytest.raises(ValueError, match="correctFor must be one of pairs, measures"):
+        compareTrials(base, head, tolerance=0.05, correctFor="tests")
 
 
 def test_measures_only_one_side_has_are_listed_not_compared():
