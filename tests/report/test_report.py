@@ -136,10 +136,12 @@ def test_markdown_has_one_table_per_comparison_with_exact_rows(results):
     assert "| pipeline-24 | 24 | 600.0 ms | 160.0 ms | 3.75x | 4.14x | 0.91 |" in markdown
     assert "| pipeline-48 | 48 | 1.120 s | 160.0 ms | 7.00x | 7.47x | 0.94 |" in markdown
     assert "| fanout-15 | 15 | 7.500 s | 12.500 s | 0.60x | 4.40 / 5.60 |" in markdown
+    # A per-call pair is an overhead: the breaker takes 4x the bare call's time, not "0.25x".
     assert (
-        "| breaker-closed-sync | 1000 | 100.00 us | 400.00 us | 0.25x | 1000 | 100 ns | 400 ns "
+        "| breaker-closed-sync | 1000 | 100.00 us | 400.00 us | 4.00x | 1000 | 100 ns | 400 ns "
         "| 300 ns |" in markdown
     )
+    assert "| breaker / bare time (overhead) |" in markdown
 
 
 def test_markdown_headers_name_the_variants(results):
