@@ -55,6 +55,13 @@ class BarGroups:
     ideal: dict[str, list[float]]
     low: dict[str, list[float]]
     high: dict[str, list[float]]
+    # Pairs timed per call (the breaker against a bare call): the bars are each variant's time
+    # over the reference's, an overhead, not a speedup.
+    overhead: bool = False
+
+
+def _inverted(values: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {name: [1.0 / v for v in row] for name, row in values.items()}
 
 
 def _barValues(rows: Sequence[PairResult], names: list[str], what: str) -> dict[str, list[float]]:
@@ -81,14 +88,18 @@ def plotBars(results: Sequence[PairResult]) -> dict[str, BarGroups]:
         if comparison in series:
             continue
         names = list(dict.fromkeys(v.variant for r in rows for v in r.others))
-
+        speedup, low, high = (_barValues(rows, names, what) for what in ("speedup", "low", "high"))
+        overhead = any(r.calls for r in rows)
+        if overhead:  # time over the reference's: the speedup turned round, its interval too
+            speedup, low, high = _inverted(speedup), _inverted(high), _inverted(low)
         bars[comparison] = BarGroups(
             pairs=[r.pair for r in rows],
             reference=rows[0].reference.variant,
-            speedup=_barValues(rows, names, "speedup"),
+            speedup=speedup,
             ideal=_barValues(rows, names, "ideal"),
-            low=_barValues(rows, names, "low"),
-            high=_barValues(rows, names, "high"),
+            low=low,
+            high=high,
+            overhead=overhead,
         )
     return bars
 
@@ -163,7 +174,10 @@ def drawPlot(results: Sequence[PairResult], path: Path, plt) -> None:
         tickLabels = [pair.removeprefix(f"{comparison}-") for pair in group.pairs]
         ax.set_xticks(range(len(group.pairs)), tickLabels, rotation=30, ha="right")
         ax.set_title(comparison)
-        ax.set_ylabel(f"speedup over {group.reference} (x), 95% interval; -: ideal")
+        if group.overhead:
+            ax.set_ylabel(f"time over {group.reference} (x): an overhead; 95% interval")
+        else:
+            ax.set_ylabel(f"speedup over {group.reference} (x), 95% interval; -: ideal")
         ax.set_ylim(bottom=0)
         ax.legend()
     figure.tight_layout()
