@@ -1,0 +1,145 @@
+"""The README and docs/ say only what is true: every file they name exists, every option of
+every command they show is an option of that command, and the gate's figures are its defaults."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from lecture31 import cli
+from lecture31.demos import clustermeasure
+from lecture31.gate import cli as gateCli
+from lecture31.report import cli as reportCli
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "bench" / "README.md",
+    ROOT / "results" / "README.md",
+]
+
+# A path in backticks that starts at one of the repository's top-level folders.
+_PATH = re.compile(r"`((?:lecture31|bench|tests|docs|tools|results|\.ci)/[^`\s]*)`")
+_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+_PLACEHOLDER = re.compile(r"NNNN|<|\*|\{|X\b|NAME|MACHINE|RUN|BASE")
+
+
+def pageIds(pages):
+    return [str(page.relative_to(ROOT)) for page in pages]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=pageIds(PAGES))
+def test_every_file_a_page_names_exists(page):
+    text = page.read_text(encoding="utf-8")
+    missing = []
+    for found in _PATH.findall(text):
+        path = found.split("::")[0].rstrip(".,;:")
+        if not _PLACEHOLDER.search(path) and not (ROOT / path).exists():
+            missing.append(path)
+    for link in _LINK.findall(text):
+        if "://" in link or _PLACEHOLDER.search(link):
+            continue
+        if not (page.parent / link).exists():
+            missing.append(link)
+    assert missing == []
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+@cache
+def _pytestOptions() -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
+def _known(command: str) -> set[str] | str:
+    """The options of ``command`` (a set), or the text they must appear in (a str)."""
+    if command.startswith("python -m lecture31.report"):
+        return _options(reportCli._parser())
+    if command.startswith("python -m lecture31.gate"):
+        return _options(gateCli._parser())
+    if command.startswith("python -m lecture31.cluster"):
+        return _options(clustermeasure._parser())
+    if command.startswith("python -m lecture31.demos."):
+        module = command.split()[2].split(".")[-1]
+        source = ROOT / "lecture31" / "demos" / f"{module}.py"
+        return source.read_text(encoding="utf-8") if source.is_file() else ""
+    if command.startswith(("python -m lecture31", "lecture31 ")):
+        return _options(cli._parser())
+    if command.startswith(("pytest bench", "python -m pytest bench")):
+        return _pytestOptions()
+    if command.startswith("bench/"):
+        tool = ROOT / command.split()[0].rstrip(".,:;`")
+        return tool.read_text(encoding="utf-8") if tool.is_file() else ""
+    raise AssertionError(f"no rule for {command!r}")
+
+
+_COMMAND = re.compile(
+    r"(?:^|`)((?:python -m (?:lecture31[\w.]*|pytest bench)|pytest bench|bench/[\w-]+)[^`\n#]*)",
+    re.M,
+)
+
+
+def commandsOf(text: str) -> list[str]:
+    return [match.strip() for match in _COMMAND.findall(text)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=pageIds(PAGES))
+def test_every_option_a_page_shows_belongs_to_its_command(page):
+    unknown = []
+    for command in commandsOf(page.read_text(encoding="utf-8")):
+        known = _known(command)
+        for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", command):
+            if option not in known:
+                unknown.append(f"{command!r}: {option}")
+    assert unknown == []
+
+
+def test_the_command_finder_reads_code_blocks_and_inline_commands():
+    text = (
+        "```sh\npython -m lecture31 tiers --seed 1   # a comment --nothing\n```\n"
+        "and `pytest bench -m large`"
+    )
+    assert commandsOf(text) == ["python -m lecture31 tiers --seed 1", "pytest bench -m large"]
+
+
+def test_an_option_that_does_not_exist_is_caught():
+    assert "--no-such-option" not in _known("python -m lecture31.gate --base main")
+
+
+def test_the_gate_figures_on_the_pages_are_the_gates_defaults():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
+    trials, tolerance = gateCli.DEFAULT_TRIALS, gateCli.DEFAULT_TOLERANCE
+    assert f"{trials} trials alternate" in readme
+    assert f"more than {tolerance:.0%} slower" in readme
+    assert f"{trials} trials, tolerance {tolerance:.0%}" in gatePage
+    # Every example line of the gate's output carries the default tolerance, and the confidence
+    # that the default selection's four pairs give (Bonferroni: 1 - 0.05 / 4).
+    lines = [line for line in gatePage.splitlines() if line.startswith("REGRESSION")]
+    assert lines
+    for line in lines:
+        assert f"tolerance {tolerance:.0%})" in line
+        assert "98.75% interval" in line
+
+
+def test_the_backstop_tolerance_the_pages_give_is_the_one_ci_uses():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    [used] = re.findall(r"--check --tolerance ([0-9.]+)", ci)
+    gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
+    assert f"--tolerance {used}" in gatePage
+    assert f"{float(used):.0%}" in gatePage
