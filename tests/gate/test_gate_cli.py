@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,11 +155,15 @@ def test_a_working_tree_in_the_middle_of_a_merge_is_bad_input(repo):
     assert done.returncode == 2 and "in the middle of a merge" in done.stderr, done.stderr
 
 
-def processesUnder(folder):
+def processesUnder(folder, *, running=""):
+    """The processes whose working directory is inside ``folder`` (and whose command line
+    holds ``running``)."""
     found = []
     for process in psutil.process_iter(["pid"]):
         try:
-            if Path(process.cwd()).is_relative_to(folder):
+            if Path(process.cwd()).is_relative_to(folder) and running in " ".join(
+                process.cmdline()
+            ):
                 found.append(process)
         except (psutil.Error, OSError):
             continue
@@ -182,17 +187,31 @@ def test_a_signal_mid_trial_removes_the_worktree_and_stops_the_bench(repo, tmp_p
         stderr=subprocess.PIPE,
         text=True,
     )
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(child.stderr), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 60
-        while not processesUnder(temp) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 90
+        # The bench itself, not the short import probe the gate runs in the worktree first.
+        while not processesUnder(temp, running="pytest") and time.monotonic() < deadline:
+            if child.poll() is not None:  # the gate ended before its bench started: say why
+                break
             time.sleep(0.1)  # the base's bench has started in its worktree under TMPDIR
-        assert processesUnder(temp), "the bench never started"
+        if not processesUnder(temp, running="pytest"):
+            reader.join(timeout=10)
+            raise AssertionError(
+                f"the bench never started (gate exit {child.poll()}): {''.join(said)}"
+            )
         time.sleep(1.0)
         child.send_signal(sig)
-        _, stderr = child.communicate(timeout=30)
+        child.wait(timeout=30)
+        reader.join(timeout=10)
     finally:
         if child.poll() is None:
             child.kill()
+            child.wait(timeout=30)
+        child.stderr.close()
+    stderr = "".join(said)
     assert child.returncode == status, stderr
     assert "worktrees and bench processes removed" in stderr and "Traceback" not in stderr
     assert len(worktrees(repo)) == 1
