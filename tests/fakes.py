@@ -4,7 +4,9 @@ processes a child left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
@@ -127,3 +129,21 @@ def sessionSurvivors(sessionId: int, settleSeconds: float = 10.0) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
+
+
+# --- real signals in child processes ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sigintNotIgnoredAcrossExec():
+    """Started as a background job (``cmd &``, some CI runners), this process ignores SIGINT and
+    so would its children: the program under test would rightly keep ignoring Ctrl-C. A handled
+    signal is reset to the default by exec, so handle it while the child starts."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from fakes import sigintNotIgnoredAcrossExec
 
 CONFTEST = """
 def pytest_addoption(parser):
@@ -176,17 +177,18 @@ def test_a_signal_mid_trial_removes_the_worktree_and_stops_the_bench(repo, tmp_p
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "a long bench")
     temp = tmp_path / "temp"
     temp.mkdir()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "lecture31.gate", "--base", "main", "--trials", "2", "-k", ""],
-        cwd=repo,
-        env={
-            **os.environ,
-            "TMPDIR": str(temp),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        },
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigintNotIgnoredAcrossExec():  # as from a terminal, even when run as a background job
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lecture31.gate", "--base", "main", "--trials", "2", "-k", ""],
+            cwd=repo,
+            env={
+                **os.environ,
+                "TMPDIR": str(temp),
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            },
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(child.stderr), daemon=True)
     reader.start()

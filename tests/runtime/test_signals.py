@@ -7,7 +7,6 @@ process pool has workers, send the signal, and then look for every process of th
 
 import asyncio
 import collections
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import psutil
 import pytest
+from fakes import sigintNotIgnoredAcrossExec
 
 from lecture31._runtime import lifecycle as _lifecycle, pools as _pools
 
@@ -237,27 +237,12 @@ def _describe(pids):
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _sigintNotIgnoredAcrossExec():
-    """Started as a background job (``cmd &``, some CI runners), this process ignores SIGINT and
-    so would its children: the program under test would rightly keep ignoring Ctrl-C. A handled
-    signal is reset to the default by exec, so handle it while the child starts."""
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class Program:
     """``python -m lecture31 ARGS`` in a new session; whatever is left is killed at the end."""
 
     def __init__(self, *args, stdout=subprocess.DEVNULL, env=None, module="lecture31"):
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        with _sigintNotIgnoredAcrossExec():
+        with sigintNotIgnoredAcrossExec():
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
                 stdout=stdout,
