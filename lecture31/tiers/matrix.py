@@ -34,7 +34,7 @@ from .._runtime.checks import checkCount, checkSeed
 from .._runtime.machine import usableCores
 from .._runtime.pools import OwnedPools, ownedPools
 from ..report.stats import Interval, roundRatioInterval
-from .rounds import ROUNDS, Timed, timeInterleaved
+from .rounds import MAX_ROUNDS, Timed, timeInterleaved
 from .scaling import ScalingProbe
 from .workloads import BUILTIN_WORKLOADS, Kind, Workload, idealSpeedup
 
@@ -149,7 +149,7 @@ async def runMatrix(
     tasks: int,
     workers: int,
     seed: int | None,
-    rounds: int = ROUNDS,
+    rounds: int = MAX_ROUNDS,
     processPool: Executor | None = None,
     timeLimit: float | None = None,
     onRow: Callable[[dict], None] = lambda row: None,
@@ -246,12 +246,13 @@ async def runTierMatrix(
     ``workloads`` and ``tiers`` are lists of names from ``WORKLOADS`` and ``TIERS``, None meaning
     all. ``inline`` is always run, as the reference; a workload runs on the tiers that can take
     it (``async-io`` only on ``inline`` and ``loop``, the others on every tier but ``loop``).
-    Every tier of a workload is timed once a round, in a shuffled order (from ``seed``), for up
-    to ``ROUNDS`` rounds: ``seconds`` is the median per batch, ``speedup`` the median of the
-    rounds' speedups (inline's batch over the tier's in the same round), ``low``-``high`` its
-    95% bootstrap interval over rounds. ``idealSpeedup`` is
-    a bound no row's whole interval exceeds (None where none is known). ``workers`` defaults to
-    the usable cores (at least 2) and sizes each pool.
+    Every tier of a workload is timed once a round, in a shuffled order (from ``seed``), for
+    ``ROUNDS`` rounds, and more while an interval is wide (``lecture31.tiers.rounds``):
+    ``seconds`` is the median per batch, ``speedup`` the median of the rounds' speedups
+    (inline's batch over the tier's in the same round), ``low``-``high`` its 95% bootstrap
+    interval over rounds. ``idealSpeedup`` is a bound no row's whole interval exceeds (None
+    where none is known). ``workers`` defaults to the usable cores (at least 2) and sizes each
+    pool.
     """
     workloadNames = _checkNames(workloads, WORKLOADS, "workloads")
     tierNames = _checkNames(tiers, TIERS, "tiers")

@@ -5,7 +5,9 @@
     round 1 .. R       the tiers in a shuffled order (seeded), e.g. processes, inline, threads;
                        each tier one sample: `repeats` batches back to back, timed from the loop
                        (beside CPU workloads a scaling-probe round joins the shuffle);
-                       ROUNDS rounds, fewer once WORKLOAD_SECONDS are spent (MIN_ROUNDS at least)
+                       ROUNDS rounds, then more while a tier's interval is wider than
+                       PRECISION (up to MAX_ROUNDS); none once WORKLOAD_SECONDS are spent
+                       (MIN_ROUNDS at least)
       v
     per tier: R seconds per batch, round i of every tier taken within a second or so
 
@@ -15,6 +17,13 @@ cancels in that round's own ratio (``roundRatioInterval`` resamples those ratios
 shuffle (Abedi and Brecht's randomized multiple interleaved trials; asv's ABBA order) keeps a
 tier from always following the same other one (whose pool just went idle, or whose data is
 still in the caches).
+
+Why more rounds and not longer samples: on a 2-vCPU VM the rounds' own speedups spread widely
+(cpu-python on processes: 1.07x-2.02x over 30 rounds; homework-parse on threads 1.27x-1.87x), and
+samples three times as long left that spread as it was (the load moves over seconds, not within
+a sample). The interval narrows with the count of rounds, so a workload whose interval is still
+wide gets more of them, within its time. Stopping on the interval's width, never on its value,
+is the fixed-width sequential rule (Chow and Robbins): it decides how precise, not what.
 
 A sample lasts at least SAMPLE_SECONDS (several batches in a row when one is shorter), so the
 timer and the dispatch of a batch's first and last task (~0.1-0.5 ms) are a percent of it or less.
@@ -34,12 +43,15 @@ from dataclasses import dataclass
 
 from .._runtime.pools import terminatePool
 from .._runtime.seeding import derivedRng
+from ..report.stats import roundRatioInterval
 from .userworkload import WorkloadError
 from .workloads import Escaped, Kind, Workload, runBatch
 
 __all__ = (
     "MAX_REPEATS",
+    "MAX_ROUNDS",
     "MIN_ROUNDS",
+    "PRECISION",
     "ROUNDS",
     "SAMPLE_SECONDS",
     "WORKLOAD_SECONDS",
@@ -48,12 +60,16 @@ __all__ = (
     "timeInterleaved",
 )
 
-# Timed rounds per workload: at most ROUNDS, and no more once WORKLOAD_SECONDS have gone on its
-# rounds, but at least MIN_ROUNDS (a bootstrap of fewer says little). A built-in workload's round
-# on four tiers (dask included) takes ~0.2-0.5 s on a quiet 2-core VM, so it gets all 15 and the
-# whole matrix stays well under a minute; a slow user function gets what fits, at least 5.
+# Timed rounds per workload: ROUNDS, then more while any tier's 95% interval is wider than
+# PRECISION (high / low), up to MAX_ROUNDS; none once WORKLOAD_SECONDS have gone on its rounds,
+# but at least MIN_ROUNDS (a bootstrap of fewer says little). On a quiet 2-core VM: blocking-io
+# and async-io are within 1.02 at 15 rounds and stop there; homework-parse (~0.3 s a round) goes
+# on to ~30; the CPU workloads (~0.9 s a round with dask) fill their 11 s; the whole matrix
+# takes ~50 s. A slow user function gets what fits, at least 5.
 ROUNDS = 15
-WORKLOAD_SECONDS = 8.0
+MAX_ROUNDS = 40
+PRECISION = 1.08
+WORKLOAD_SECONDS = 11.0
 MIN_ROUNDS = 5
 
 # A sample is at least this long: batches shorter than this are repeated back to back, up to
@@ -86,15 +102,15 @@ async def timeInterleaved(
     executors: Mapping[str, Executor],
     *,
     seed: int | None,
-    rounds: int = ROUNDS,
+    rounds: int = MAX_ROUNDS,
     timeLimit: float | None = None,
     alongside: Callable[[], Awaitable[None]] | None = None,
 ) -> Timed:
     """Time ``workload`` on every tier of ``tierList`` (inline first) in interleaved rounds.
 
-    ``rounds`` is the most timed rounds (see ROUNDS); ``timeLimit`` bounds every sample;
-    ``alongside`` (a scaling-probe round) joins each round's shuffle. The order of each round
-    comes from ``seed`` and the workload's name: the same seed, the same orders.
+    ``rounds`` is the most timed rounds (see ROUNDS and PRECISION); ``timeLimit`` bounds every
+    sample; ``alongside`` (a scaling-probe round) joins each round's shuffle. The order of each
+    round comes from ``seed`` and the workload's name: the same seed, the same orders.
     """
     first: dict[str, float] = {}
     same: dict[str, bool] = {}
@@ -115,7 +131,13 @@ async def timeInterleaved(
     entries: list[str | None] = [*tierList, *([None] if alongside is not None else [])]
     count = 0
     began = time.perf_counter()
-    while count < rounds and (count < MIN_ROUNDS or time.perf_counter() - began < WORKLOAD_SECONDS):
+    while count < rounds and (
+        count < MIN_ROUNDS
+        or (
+            time.perf_counter() - began < WORKLOAD_SECONDS
+            and (count < ROUNDS or not _precise(perBatch))
+        )
+    ):
         count += 1
         order.shuffle(entries)
         for entry in entries:
@@ -127,6 +149,22 @@ async def timeInterleaved(
             _, seconds = await _sample(workload, entry, inputs, executors, times, timeLimit)
             perBatch[entry].append(seconds / times)
     return Timed(perBatch, same, repeats, count)
+
+
+def _precise(perBatch: Mapping[str, list[float]]) -> bool:
+    """Every tier's interval of its speedup over inline is within PRECISION (high / low)."""
+    inline = perBatch["inline"]
+    for tier, seconds in perBatch.items():
+        if tier == "inline" or min(seconds, default=0.0) <= 0.0:
+            continue
+        interval = roundRatioInterval(inline, seconds, resamples=_CHECK_RESAMPLES)
+        if interval.high > interval.low * PRECISION:
+            return False
+    return True
+
+
+# Enough for a stopping rule (the printed interval uses the full DEFAULT_RESAMPLES), and ~1 ms.
+_CHECK_RESAMPLES = 2_000
 
 
 async def _sample(

@@ -15,7 +15,7 @@ from .._runtime.checks import checkExecutor, checkSeconds, checkSeed
 from .._runtime.machine import gilEnabled, gilLabel, usableCores
 from ..report.stats import Interval
 from .matrix import TIERS, WORKLOADS, defaultWorkers, runMatrix
-from .rounds import ROUNDS, SAMPLE_SECONDS
+from .rounds import MAX_ROUNDS, PRECISION, ROUNDS, SAMPLE_SECONDS, WORKLOAD_SECONDS
 from .userworkload import userWorkload
 from .verdict import RESOLUTION, verdicts
 from .workloads import Kind, Workload
@@ -46,16 +46,17 @@ _COLUMNS = (
 )
 
 
-def heading(workloads: Sequence[Workload], *, tasks: int, workers: int, seed: int, rounds: int):
+def heading(workloads: Sequence[Workload], *, tasks: int, workers: int, seed: int):
     """What runs, on what interpreter and machine, how it is timed, and how to repeat it."""
     lines = [
         f"Which tier? {tasks} tasks per batch on each tier, pools of {workers} workers, "
         f"seed {seed} (python -m lecture31 tiers --seed {seed} repeats the inputs)",
         f"Python {platform.python_version()} ({platform.python_implementation()}, "
         f"{gilLabel()}), {usableCores()} usable cores",
-        f"up to {rounds} interleaved rounds a workload: each round times every tier once, in a "
-        "shuffled order; a sample is one batch (or several back to back, when one is under "
-        f"{SAMPLE_SECONDS * 1e3:.0f} ms), timed from the event loop",
+        f"{ROUNDS} interleaved rounds a workload, up to {MAX_ROUNDS} while an interval is wider "
+        f"than {PRECISION - 1:.0%} (within {WORKLOAD_SECONDS:g} s a workload): each round times "
+        "every tier once, in a shuffled order; a sample is one batch (or several back to back, "
+        f"when one is under {SAMPLE_SECONDS * 1e3:.0f} ms), timed from the event loop",
         "speedup: the median of the rounds' speedups (inline's batch over the tier's, moments "
         "apart), with its 95% interval; ideal: the most the tier can give (a bound)",
     ]
@@ -211,7 +212,7 @@ async def main(
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     tasks, workers = 8, defaultWorkers()
-    print(heading(chosen, tasks=tasks, workers=workers, seed=seed, rounds=ROUNDS))
+    print(heading(chosen, tasks=tasks, workers=workers, seed=seed))
     matrix = await runMatrix(
         chosen,
         list(TIERS),

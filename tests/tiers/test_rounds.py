@@ -38,7 +38,7 @@ def recorded(monkeypatch):
     return calls
 
 
-async def orderOf(recorded, seed, *, alongside=None, most=rounds.ROUNDS):
+async def orderOf(recorded, seed, *, alongside=None, most=rounds.MAX_ROUNDS):
     recorded.clear()
     timed = await rounds.timeInterleaved(
         waiting(), TIERS, [(1,)], {}, seed=seed, rounds=most, alongside=alongside
@@ -52,15 +52,15 @@ def roundsOf(calls, width):
 
 
 async def test_every_round_times_every_tier_once_in_a_seeded_shuffled_order(recorded):
-    timed, calls = await orderOf(recorded, seed=1)
+    timed, calls = await orderOf(recorded, seed=1, most=rounds.ROUNDS)
     first, *timedRounds = roundsOf(calls, len(TIERS))
     assert first == TIERS  # round 0: inline first, the reference results
     assert len(timedRounds) == timed.rounds == rounds.ROUNDS
     assert all(sorted(order) == sorted(TIERS) for order in timedRounds)
     assert len({tuple(order) for order in timedRounds}) > 1  # shuffled, not one fixed order
     assert all(len(seconds) == timed.rounds for seconds in timed.seconds.values())
-    _, again = await orderOf(recorded, seed=1)
-    _, other = await orderOf(recorded, seed=2)
+    _, again = await orderOf(recorded, seed=1, most=rounds.ROUNDS)
+    _, other = await orderOf(recorded, seed=2, most=rounds.ROUNDS)
     assert again == calls
     assert other != calls
 
@@ -84,6 +84,27 @@ async def test_rounds_stop_once_the_workload_s_time_is_spent_but_not_before_the_
     assert timed.rounds == rounds.MIN_ROUNDS
     timed, _ = await orderOf(recorded, seed=1, most=2)
     assert timed.rounds == 2
+
+
+async def test_rounds_go_on_past_rounds_only_while_an_interval_is_wider_than_the_precision(
+    recorded, monkeypatch
+):
+    monkeypatch.setattr(rounds, "PRECISION", float("inf"))  # every interval narrow enough
+    timed, _ = await orderOf(recorded, seed=1)
+    assert timed.rounds == rounds.ROUNDS
+    monkeypatch.setattr(rounds, "PRECISION", 1.0)  # none ever is
+    timed, _ = await orderOf(recorded, seed=1)
+    assert timed.rounds == rounds.MAX_ROUNDS
+    monkeypatch.setattr(rounds, "WORKLOAD_SECONDS", 0.0)  # but not past the workload's time
+    timed, _ = await orderOf(recorded, seed=1)
+    assert timed.rounds == rounds.MIN_ROUNDS
+
+
+def test_precision_is_judged_on_every_tier_s_interval_against_inline(monkeypatch):
+    steady = [0.1] * 20
+    assert rounds._precise({"inline": steady, "threads": [0.05] * 20})
+    noisy = [0.05 if i % 2 else 0.08 for i in range(20)]
+    assert not rounds._precise({"inline": steady, "threads": [0.05] * 20, "processes": noisy})
 
 
 @pytest.mark.parametrize(

@@ -220,7 +220,7 @@ def test_ideal_speedup_is_a_bound_by_kind_tier_and_cores(monkeypatch, kind, tier
 def test_a_run_without_the_gil_is_labelled_free_threaded(monkeypatch):
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
     assert machine.gilLabel() == "free-threaded (GIL disabled)"
-    heading = show.heading(list(WORKLOADS.values()), tasks=8, workers=2, seed=1, rounds=3)
+    heading = show.heading(list(WORKLOADS.values()), tasks=8, workers=2, seed=1)
     assert "free-threaded (GIL disabled)" in heading
     assert "Python CPU work on threads can scale" in heading
 
