@@ -43,7 +43,7 @@ fetching ahead needed to keep the CPU busy, so it is also nearly tight there).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._runtime.schedule import listSchedule, medianSeconds, windows
 from .staged import NORMALIZE_PROCESSES, SENSORS_IN_FLIGHT, STORE_THREADS, sensorRngs
@@ -119,12 +119,7 @@ def pipelineBoundSeconds(
     normalize: float | None = None,
 ) -> float:
     """The one pipeline bound: ``runCorrectPipeline(numSensors, seed=seed)`` on warm pools."""
-    return pipelineCriticalPath(
-        pipelineFetchSeconds(numSensors, seed),
-        normalizeSeconds=normalizeSeconds() if normalize is None else normalize,
-        processes=processes,
-        threads=threads,
-    )
+    return _boundSeconds(pipelineCriticalPath, numSensors, seed, processes, threads, normalize)
 
 
 def streamedBoundSeconds(
@@ -136,7 +131,19 @@ def streamedBoundSeconds(
     normalize: float | None = None,
 ) -> float:
     """The streamed bound: ``runStreamedPipeline(numSensors, seed=seed)`` on warm pools."""
-    return streamedCriticalPath(
+    return _boundSeconds(streamedCriticalPath, numSensors, seed, processes, threads, normalize)
+
+
+def _boundSeconds(
+    criticalPath: Callable[..., float],
+    numSensors: int,
+    seed: int,
+    processes: int,
+    threads: int,
+    normalize: float | None,
+) -> float:
+    """``criticalPath`` of the draws of ``seed``; a normalization is timed here if not given."""
+    return criticalPath(
         pipelineFetchSeconds(numSensors, seed),
         normalizeSeconds=normalizeSeconds() if normalize is None else normalize,
         processes=processes,

@@ -11,7 +11,7 @@ compareStreamed:  for each scale, correct then streamed on the same warm pools, 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from concurrent.futures import Executor
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
@@ -74,13 +74,11 @@ async def compareScales(
             # measure both now, so the first timed row does not pay for it.
             await processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
         for sensors in scales:
-            start = time.perf_counter()
-            await runNaivePipeline(sensors, seed=seed)
-            naiveSeconds = time.perf_counter() - start
+            naiveSeconds = await _seconds(runNaivePipeline(sensors, seed=seed))
             fetchSeconds: list[float] = []
-            start = time.perf_counter()
-            await _runCorrect(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
-            correctSeconds = time.perf_counter() - start
+            correctSeconds = await _seconds(
+                _runCorrect(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
+            )
             idealSeconds = pipelineCriticalPath(
                 fetchSeconds,
                 normalizeSeconds=normalize,
@@ -88,14 +86,7 @@ async def compareScales(
                 threads=STORE_THREADS,
             )
             rows.append(
-                {
-                    "sensors": sensors,
-                    "naiveSeconds": naiveSeconds,
-                    "correctSeconds": correctSeconds,
-                    "speedup": naiveSeconds / correctSeconds,
-                    "idealSeconds": idealSeconds,
-                    "efficiency": idealSeconds / correctSeconds,
-                }
+                _row(sensors, ("naive", naiveSeconds), ("correct", correctSeconds), idealSeconds)
             )
     return rows
 
@@ -124,30 +115,45 @@ async def compareStreamed(
         await pools.warm()
         await processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
         for sensors in scales:
-            start = time.perf_counter()
-            await _runCorrect(sensors, processes, threads, seed)
-            correctSeconds = time.perf_counter() - start
+            correctSeconds = await _seconds(_runCorrect(sensors, processes, threads, seed))
             fetchSeconds: list[float] = []
-            start = time.perf_counter()
-            await _runStreamed(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
-            streamedSeconds = time.perf_counter() - start
+            streamedSeconds = await _seconds(
+                _runStreamed(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
+            )
             idealSeconds = streamedCriticalPath(
                 fetchSeconds,
                 normalizeSeconds=normalize,
                 processes=processes.workers,
                 threads=STORE_THREADS,
             )
-            rows.append(
-                {
-                    "sensors": sensors,
-                    "correctSeconds": correctSeconds,
-                    "streamedSeconds": streamedSeconds,
-                    "speedup": correctSeconds / streamedSeconds,
-                    "idealSeconds": idealSeconds,
-                    "efficiency": idealSeconds / streamedSeconds,
-                }
+            row = _row(
+                sensors, ("correct", correctSeconds), ("streamed", streamedSeconds), idealSeconds
             )
+            rows.append(row)
     return rows
+
+
+async def _seconds(run: Awaitable[object]) -> float:
+    """How long awaiting ``run`` took, by the wall clock."""
+    start = time.perf_counter()
+    await run
+    return time.perf_counter() - start
+
+
+def _row(
+    sensors: int, slow: tuple[str, float], fast: tuple[str, float], idealSeconds: float
+) -> dict:
+    """A table row: both designs' seconds, ``speedup`` slow / fast, and the fast one's
+    ``efficiency`` against ``idealSeconds``, its bound."""
+    (slowName, slowSeconds), (fastName, fastSeconds) = slow, fast
+    return {
+        "sensors": sensors,
+        f"{slowName}Seconds": slowSeconds,
+        f"{fastName}Seconds": fastSeconds,
+        "speedup": slowSeconds / fastSeconds,
+        "idealSeconds": idealSeconds,
+        "efficiency": idealSeconds / fastSeconds,
+    }
 
 
 def _checkScales(scales: object) -> tuple[int, ...]:

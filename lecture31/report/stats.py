@@ -164,31 +164,18 @@ def speedupInterval(
     """
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
-    reduce = _REDUCERS[_checkStat(stat)]
-    confidence = _checkConfidence(confidence)
-    resamples = checkCount(resamples, "resamples", minimum=100)
-    seed = checkSeed(seed)
-    if seed is not None and not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32) or None, got {seed!r}")
+    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
     if not isinstance(paired, bool):
         raise TypeError(f"paired must be a bool, got {paired!r}")
-    if paired and len(slow) != len(fast):
-        raise ValueError(
-            f"paired rounds must be as many of each variant, got {len(slow)} slow and "
-            f"{len(fast)} fast"
-        )
+    if paired:
+        _checkPaired(slow, fast)
 
     point = float(reduce(slow) / reduce(fast))
     generator = np.random.RandomState(seed)
     slowIndex = _resampleIndices(generator, resamples, len(slow))
     fastIndex = slowIndex if paired else _resampleIndices(generator, resamples, len(fast))
     ratios = reduce(slow[slowIndex], axis=1) / reduce(fast[fastIndex], axis=1)
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(ratios, [tail, 1.0 - tail])
-    # A quantile of resampled ratios can fall a rounding error outside [min, max] of the ratios
-    # and, for a degenerate sample (one round each), a hair off the point: clamp so that
-    # low <= point <= high always holds for whoever formats or compares it.
-    return Interval(point, min(float(low), point), max(float(high), point), confidence)
+    return _percentileInterval(point, ratios, confidence)
 
 
 def roundRatioInterval(
@@ -212,23 +199,42 @@ def roundRatioInterval(
     """
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
-    if len(slow) != len(fast):
-        raise ValueError(
-            f"paired rounds must be as many of each variant, got {len(slow)} slow and "
-            f"{len(fast)} fast"
-        )
+    _checkPaired(slow, fast)
+    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
+    ratios = slow / fast
+    point = float(reduce(ratios))
+    generator = np.random.RandomState(seed)
+    resampled = reduce(ratios[_resampleIndices(generator, resamples, len(ratios))], axis=1)
+    return _percentileInterval(point, resampled, confidence)
+
+
+def _bootstrapArguments(
+    stat: str, confidence: float, resamples: int, seed: int | None
+) -> tuple[_Reducer, float, int, int | None]:
+    """The checked arguments every bootstrap interval takes: its reducer first."""
     reduce = _REDUCERS[_checkStat(stat)]
     confidence = _checkConfidence(confidence)
     resamples = checkCount(resamples, "resamples", minimum=100)
     seed = checkSeed(seed)
     if seed is not None and not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32) or None, got {seed!r}")
-    ratios = slow / fast
-    point = float(reduce(ratios))
-    generator = np.random.RandomState(seed)
-    resampled = reduce(ratios[_resampleIndices(generator, resamples, len(ratios))], axis=1)
+    return reduce, confidence, resamples, seed
+
+
+def _checkPaired(slow: np.ndarray, fast: np.ndarray) -> None:
+    if len(slow) != len(fast):
+        raise ValueError(
+            f"paired rounds must be as many of each variant, got {len(slow)} slow and "
+            f"{len(fast)} fast"
+        )
+
+
+def _percentileInterval(point: float, resampled: np.ndarray, confidence: float) -> Interval:
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(resampled, [tail, 1.0 - tail])
+    # A quantile of resampled ratios can fall a rounding error outside [min, max] of the ratios
+    # and, for a degenerate sample (one round each), a hair off the point: clamp so that
+    # low <= point <= high always holds for whoever formats or compares it.
     return Interval(point, min(float(low), point), max(float(high), point), confidence)
 
 
