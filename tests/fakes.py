@@ -113,17 +113,28 @@ class ForeignExecutor(Executor):
 # --- Processes left behind ------------------------------------------------------------------
 
 
+def sessionMembers(sessionId: int) -> list[int]:
+    """The pids of the live processes of session ``sessionId`` (a child started with
+    ``start_new_session=True``), wherever they were re-parented. Zombies are dead: not counted."""
+    found = []
+    for pid in psutil.pids():
+        try:
+            if os.getsid(pid) == sessionId and psutil.Process(pid).status() != "zombie":
+                found.append(pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
 def sessionSurvivors(sessionId: int, settleSeconds: float = 10.0) -> list[str]:
-    """The live processes of session ``sessionId`` (a child started with
-    ``start_new_session=True``), wherever they were re-parented, once they had ``settleSeconds``
-    to exit; each described as "pid: command line". Zombies are dead: not counted."""
+    """``sessionMembers`` once they had ``settleSeconds`` to exit, each described as
+    "pid: command line"."""
     deadline = time.monotonic() + settleSeconds
     while True:
         alive = []
-        for process in psutil.process_iter(["pid", "status", "cmdline"]):
+        for pid in sessionMembers(sessionId):
             try:
-                if os.getsid(process.pid) == sessionId and process.status() != "zombie":
-                    alive.append(f"{process.pid}: {' '.join(process.cmdline())[-120:]}")
+                alive.append(f"{pid}: {' '.join(psutil.Process(pid).cmdline())[-120:]}")
             except (OSError, psutil.Error):
                 continue
         if not alive or time.monotonic() > deadline:

@@ -15,9 +15,8 @@ import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 
-import psutil
 import pytest
-from fakes import RecordingProcessPool, RecordingThreadPool
+from fakes import RecordingProcessPool, RecordingThreadPool, sessionMembers
 
 from lecture31 import pipeline
 from lecture31._runtime import batching, pools as _pools
@@ -312,17 +311,6 @@ except Terminated:
 """
 
 
-def _sessionMembers(sessionId):
-    found = []
-    for pid in psutil.pids():
-        try:
-            if os.getsid(pid) == sessionId and psutil.Process(pid).status() != "zombie":
-                found.append(pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and sessions")
 def test_sigterm_mid_stream_ends_the_run_and_every_child_process():
@@ -336,7 +324,7 @@ def test_sigterm_mid_stream_ends_the_run_and_every_child_process():
     try:
         assert child.stdout.readline() == "running\n"
         deadline = time.monotonic() + 60
-        while len(_sessionMembers(child.pid)) < 4 and time.monotonic() < deadline:
+        while len(sessionMembers(child.pid)) < 4 and time.monotonic() < deadline:
             time.sleep(0.01)  # parent, fork server, tracker, a worker at least: streaming
         time.sleep(0.3)
         child.send_signal(signal.SIGTERM)
@@ -352,7 +340,7 @@ def test_sigterm_mid_stream_ends_the_run_and_every_child_process():
     assert out.splitlines()[-1] == "terminated", (out, err)
     assert "never retrieved" not in err and "Traceback" not in err, err
     deadline = time.monotonic() + 10
-    while (left := _sessionMembers(child.pid)) and time.monotonic() < deadline:
+    while (left := sessionMembers(child.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == [], "a worker, the fork server or the tracker was left"
 

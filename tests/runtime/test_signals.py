@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import psutil
 import pytest
-from fakes import sigintNotIgnoredAcrossExec
+from fakes import sessionMembers, sigintNotIgnoredAcrossExec
 
 from lecture31._runtime import lifecycle as _lifecycle, pools as _pools
 
@@ -214,18 +214,6 @@ def test_every_pool_in_a_process_shares_one_lifeline():
 # --- real processes, real signals -------------------------------------------------------------
 
 
-def _members(sessionId):
-    """Live processes of the session ``sessionId`` (zombies are dead: not counted)."""
-    found = []
-    for pid in psutil.pids():
-        try:
-            if os.getsid(pid) == sessionId and psutil.Process(pid).status() != "zombie":
-                found.append(pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
-
-
 def _describe(pids):
     lines = []
     for pid in pids:
@@ -256,7 +244,7 @@ class Program:
         """Wait until the pool has a worker: a process whose parent is the fork server."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            members = _members(self.pid)
+            members = sessionMembers(self.pid)
             for pid in members:
                 try:
                     parent = psutil.Process(pid).ppid()
@@ -280,12 +268,12 @@ class Program:
 
     def survivors(self):
         deadline = time.monotonic() + GONE_TIMEOUT
-        while (left := _members(self.pid)) and time.monotonic() < deadline:
+        while (left := sessionMembers(self.pid)) and time.monotonic() < deadline:
             time.sleep(0.05)
         return _describe(left)
 
     def close(self):
-        if _members(self.pid):
+        if sessionMembers(self.pid):
             os.killpg(self.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.kill()
