@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import psutil
@@ -140,6 +141,21 @@ def sessionSurvivors(sessionId: int, settleSeconds: float = 10.0) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
+
+
+def processesUnder(folder: Path, *, running: str = "") -> list[psutil.Process]:
+    """The processes whose working directory is inside ``folder`` (and whose command line
+    holds ``running``)."""
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if Path(process.cwd()).is_relative_to(folder) and running in " ".join(
+                process.cmdline()
+            ):
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 # --- real signals in child processes ---------------------------------------------------------

@@ -1,14 +1,20 @@
-"""bench/calibrate-gate's analysis: recorded gate sessions through the gate's own rule."""
+"""bench/calibrate-gate: its analysis (recorded gate sessions through the gate's own rule) and
+its recording, which leaves nothing behind when stopped."""
 
 import json
 import math
+import os
 import random
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from fakes import processesUnder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +98,50 @@ def test_the_calibration_patches_still_apply_to_the_library(patch):
         timeout=30,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc")
+def test_sigterm_while_recording_removes_both_worktrees_and_every_bench_process(tmp_path):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    # A clone of this repository (its HEAD, this tree's calibrate-gate): the worktrees it makes
+    # belong to the clone, not to the checkout under test.
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=60)
+    shutil.copy(ROOT / "bench" / "calibrate-gate", clone / "bench" / "calibrate-gate")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "bench/calibrate-gate", "record", "t", "--trials", "2", "--dir", "out"],
+        cwd=clone,
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not processesUnder(temp, running="pytest") and time.monotonic() < deadline:
+            if child.poll() is not None:
+                break
+            time.sleep(0.1)  # the base's bench has started in the gate's worktree
+        assert processesUnder(temp, running="pytest"), f"no bench started: {child.poll()}"
+        time.sleep(1.0)
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate(timeout=30)
+    assert child.returncode == 143, stderr
+    assert "calibrate-gate: terminated (SIGTERM)" in stderr and "Traceback" not in stderr
+    listed = subprocess.run(
+        ["git", "-C", str(clone), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listed.count("worktree ") == 1, listed  # the clone itself: no scratch, no base
+    assert processesUnder(temp) == []
+    assert not any(temp.iterdir())

@@ -10,9 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from fakes import sigintNotIgnoredAcrossExec
+from fakes import processesUnder, sigintNotIgnoredAcrossExec
 
 CONFTEST = """
 def pytest_addoption(parser):
@@ -154,21 +153,6 @@ def test_a_working_tree_in_the_middle_of_a_merge_is_bad_input(repo):
     )
     done = gate(repo, "--base", "main", "--trials", "2")
     assert done.returncode == 2 and "in the middle of a merge" in done.stderr, done.stderr
-
-
-def processesUnder(folder, *, running=""):
-    """The processes whose working directory is inside ``folder`` (and whose command line
-    holds ``running``)."""
-    found = []
-    for process in psutil.process_iter(["pid"]):
-        try:
-            if Path(process.cwd()).is_relative_to(folder) and running in " ".join(
-                process.cmdline()
-            ):
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
