@@ -1,6 +1,7 @@
 """bench/calibrate-gate: its analysis (recorded gate sessions through the gate's own rule) and
 its recording, which leaves nothing behind when stopped."""
 
+import gzip
 import json
 import math
 import os
@@ -84,6 +85,13 @@ def test_an_unchanged_session_never_fails_and_a_slowed_one_always_does(tmp_path)
     assert re.search(r"needs [4-9]\.\d%", needs), needs
     [noise] = [line for line in out[2].splitlines() if "pipeline-48 correct seconds " in line]
     assert re.search(r"head/base 1\.(09|10|11)\d", noise), noise
+
+
+def test_a_gzipped_session_reads_as_the_plain_one(tmp_path):
+    plain = session(tmp_path / "s.json", 12, slowdown=1.05, seed=3)
+    zipped = tmp_path / "s.json.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    assert analyze(zipped).split("\n", 1)[1] == analyze(plain).split("\n", 1)[1]
 
 
 @pytest.mark.parametrize("patch", sorted(p.name for p in (ROOT / "bench" / "patches").iterdir()))

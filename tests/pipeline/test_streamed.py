@@ -255,7 +255,8 @@ async def test_cancelling_a_run_cancels_every_chain_and_shuts_its_own_pools(monk
     monkeypatch.setattr(
         _pools, "makeThreadPool", lambda n, name: made.append(realThreads(n, name)) or made[-1]
     )
-    run = asyncio.ensure_future(runStreamedPipeline(480, seed=1))
+    # 4800 sensors: several seconds, where 480 can end in under half a second on a quick host.
+    run = asyncio.ensure_future(runStreamedPipeline(4800, seed=1))
     await asyncio.sleep(0.5)  # the pools are up and readings are on their way
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
