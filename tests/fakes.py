@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -156,6 +157,17 @@ def processesUnder(folder: Path, *, running: str = "") -> list[psutil.Process]:
         except (psutil.Error, OSError):
             continue
     return found
+
+
+def worktrees(repo: Path) -> list[str]:
+    """The worktrees git lists for ``repo``, itself first."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in listed.splitlines() if line.startswith("worktree ")]
 
 
 # --- real signals in child processes ---------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import processesUnder, sigintNotIgnoredAcrossExec
+from fakes import processesUnder, sigintNotIgnoredAcrossExec, worktrees
 
 CONFTEST = """
 def pytest_addoption(parser):
@@ -66,16 +66,6 @@ def gate(repo, *args, timeout=240):
         text=True,
         timeout=timeout,
     )
-
-
-def worktrees(repo):
-    listed = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "list", "--porcelain"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line for line in listed.splitlines() if line.startswith("worktree ")]
 
 
 def test_an_unchanged_working_tree_holds_and_every_trial_is_written(repo, tmp_path):
