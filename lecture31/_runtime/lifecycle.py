@@ -15,7 +15,7 @@ resource tracker's pipe. One blocked worker keeps all three alive. So the parent
 pools down (SIGTERM's default action kills it before any ``finally`` runs), and a worker must
 have its own way to see the parent go.
 
-Workers ignore SIGINT from birth (``workerOptions``): Ctrl-C in a terminal goes to the whole
+Workers are deaf to SIGINT from birth (``workerOptions``): Ctrl-C in a terminal goes to the whole
 process group, and the parent alone decides what an interrupt means; a worker that died of it
 would print a traceback and break the pool before the parent could shut it down in order.
 """
@@ -190,9 +190,9 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
     """``ProcessPoolExecutor`` keywords that make its workers ignore Ctrl-C and watch the parent.
 
     The initializer runs only once a worker has started, and a Ctrl-C that lands before that
-    kills the worker and breaks the pool. So the fork server is started here, from the main
-    thread, with SIGINT ignored: an ignored signal stays ignored across exec, the server keeps
-    it as its own default, and every worker it forks is born ignoring Ctrl-C.
+    kills the worker and breaks the pool. So the fork server is started here with SIGINT
+    blocked: a signal mask survives fork and exec, so the server and every worker it forks are
+    born deaf to Ctrl-C until the initializer ignores it for good.
     """
     if context.get_start_method() == "forkserver":
         _startForkServerIgnoringSigint()
@@ -200,19 +200,13 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
 
 
 def _startForkServerIgnoringSigint() -> None:
-    # A Ctrl-C in the few milliseconds of the server's spawn is lost (ignored), once per process.
-    if threading.current_thread() is not threading.main_thread():
-        # Dispositions can only be changed on the main thread, but a mask is per thread: the
-        # server is born blocking SIGINT (a Ctrl-C during its imports stays pending), and
-        # ignores it for good once it runs, which discards one that is pending.
-        with sigintBlockedForChildren():
-            multiprocessing.forkserver.ensure_running()
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    # A mask, not SIG_IGN in this process: ignoring SIGINT here while the server spawns lost a
+    # Ctrl-C that landed in that window (it takes milliseconds on a loaded host), and the run
+    # went on to the end. Blocked, this thread's Ctrl-C goes to another thread or waits for the
+    # unblock. The server is born blocking SIGINT (a Ctrl-C during its imports stays pending)
+    # and ignores it once it runs, which discards one that is pending.
+    with sigintBlockedForChildren():
         multiprocessing.forkserver.ensure_running()  # a no-op once it runs
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -184,27 +184,66 @@ def _initializeAndReport():
     return signal.getsignal(signal.SIGINT), _threadNames()
 
 
-_BORN_IGNORING_PROBE = """
+_BORN_DEAF_PROBE = """
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from lecture31._runtime import pools as _pools
 _pools.makeProcessPool(1).shutdown()  # starts the fork server, as every pool here does
 with ProcessPoolExecutor(1, mp_context=_pools.processContext()) as plain:  # no initializer
-    print(plain.submit(signal.getsignal, signal.SIGINT).result(timeout=60) == signal.SIG_IGN)
+    blocked = plain.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result(timeout=60)
+    handler = plain.submit(signal.getsignal, signal.SIGINT).result(timeout=60)
+print(signal.SIGINT in blocked or handler == signal.SIG_IGN)
 """
 
 
 @pytest.mark.slow
-def test_workers_are_born_ignoring_sigint_before_any_initializer_runs():
+def test_workers_are_born_deaf_to_sigint_before_any_initializer_runs():
     # A Ctrl-C in the moment between fork and initializer must not kill a starting worker.
     done = subprocess.run(
-        [sys.executable, "-c", _BORN_IGNORING_PROBE],
+        [sys.executable, "-c", _BORN_DEAF_PROBE],
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT,
         start_new_session=True,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+
+
+# The Ctrl-C is sent from inside the fork server's spawn, so it lands in that window every time.
+_CTRL_C_AT_SPAWN_PROBE = """
+import asyncio, multiprocessing.resource_tracker, multiprocessing.util, os, signal
+from lecture31._runtime import lifecycle, pools
+multiprocessing.resource_tracker.ensure_running()  # so the next spawn is the fork server's
+spawn = multiprocessing.util.spawnv_passfds
+def ctrlCThenSpawn(*args):
+    os.kill(os.getpid(), signal.SIGINT)
+    return spawn(*args)
+multiprocessing.util.spawnv_passfds = ctrlCThenSpawn
+async def run():
+    pool = pools.makeProcessPool(1)
+    try:
+        await asyncio.sleep(30)
+    finally:
+        pool.shutdown(cancel_futures=True)
+try:
+    lifecycle.runMain(run())
+    print("finished: the Ctrl-C was lost")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_while_the_fork_server_spawns_still_interrupts_the_run():
+    with sigintNotIgnoredAcrossExec():
+        done = subprocess.run(
+            [sys.executable, "-c", _CTRL_C_AT_SPAWN_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            start_new_session=True,
+        )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted\n", "")
 
 
 def test_every_pool_in_a_process_shares_one_lifeline():
