@@ -196,17 +196,23 @@ print(signal.SIGINT in blocked or handler == signal.SIG_IGN)
 """
 
 
+def _runProbe(source):
+    """``python -c source`` in a session of its own: (exit status, stdout, stderr)."""
+    with sigintNotIgnoredAcrossExec():
+        done = subprocess.run(
+            [sys.executable, "-c", source],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            start_new_session=True,
+        )
+    return done.returncode, done.stdout, done.stderr
+
+
 @pytest.mark.slow
 def test_workers_are_born_deaf_to_sigint_before_any_initializer_runs():
     # A Ctrl-C in the moment between fork and initializer must not kill a starting worker.
-    done = subprocess.run(
-        [sys.executable, "-c", _BORN_DEAF_PROBE],
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        start_new_session=True,
-    )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+    assert _runProbe(_BORN_DEAF_PROBE) == (0, "True\n", "")
 
 
 # The Ctrl-C is sent from inside the fork server's spawn, so it lands in that window every time.
@@ -235,15 +241,7 @@ except KeyboardInterrupt:
 
 @pytest.mark.slow
 def test_a_ctrl_c_while_the_fork_server_spawns_still_interrupts_the_run():
-    with sigintNotIgnoredAcrossExec():
-        done = subprocess.run(
-            [sys.executable, "-c", _CTRL_C_AT_SPAWN_PROBE],
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT,
-            start_new_session=True,
-        )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted\n", "")
+    assert _runProbe(_CTRL_C_AT_SPAWN_PROBE) == (0, "interrupted\n", "")
 
 
 def test_every_pool_in_a_process_shares_one_lifeline():
