@@ -195,11 +195,11 @@ def workerOptions(context: multiprocessing.context.BaseContext) -> dict[str, Any
     born deaf to Ctrl-C until the initializer ignores it for good.
     """
     if context.get_start_method() == "forkserver":
-        _startForkServerIgnoringSigint()
+        _startForkServerDeafToSigint()
     return {"initializer": workerInitializer, "initargs": lifelineArgs()}
 
 
-def _startForkServerIgnoringSigint() -> None:
+def _startForkServerDeafToSigint() -> None:
     # A mask, not SIG_IGN in this process: ignoring SIGINT here while the server spawns lost a
     # Ctrl-C that landed in that window (it takes milliseconds on a loaded host), and the run
     # went on to the end. Blocked, this thread's Ctrl-C goes to another thread or waits for the
