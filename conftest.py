@@ -31,11 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fewer benchmark rounds (CI); medians stay robust, the run stays short",
     )
     group.addoption(
-        "--bench-gate",
+        "--bench-gate-groups",
         action="store_true",
         default=False,
-        help="with --bench-quick: the A/B gate's trials, 3 rounds of the tiered and pipeline"
-        " pairs (python -m lecture31.gate)",
+        help="the A/B gate's runs (python -m lecture31.gate): each benchmark measured as its"
+        " group in lecture31/gate/groups.py says (rounds, instrument), and the positive control",
     )
     group.addoption(
         "--bench-large",

@@ -56,7 +56,11 @@ from pytest_benchmark.logger import PytestBenchmarkWarning
 from pytest_benchmark.utils import get_machine_id
 
 from lecture31 import report
+from lecture31._runtime.virtualclock import runVirtually
+from lecture31.gate.groups import CONTROL, CONTROL_ENV, CONTROL_FACTOR, GateGroup, groupsOf
 from lecture31.report.records import (
+    GATE_GROUP,
+    GATE_INSTRUMENT,
     IDEAL_SECONDS,
     INJECTED_SLOWDOWN,
     REFERENCE_ROUNDS,
@@ -97,11 +101,9 @@ ROUNDS = {
     "tiers": (Rounds(7, 2), Rounds(5, 1)),
 }
 
-# python -m lecture31.gate's trials (--bench-gate): the gate's noise is between runs, not
-# between rounds (pipeline-48's correct: 200-242 ms by min from one run of the same code to the
-# next), so it buys more, shorter runs: 3 rounds instead of 5 changed no decision of the
-# calibration and cut a run from ~29 s to ~21 s (docs/ci-gate.md).
-GATE_ROUNDS = {"tiered": Rounds(3, 1), "pipeline": Rounds(3, 1)}
+# python -m lecture31.gate's runs (--bench-gate-groups) measure each benchmark as its group in
+# lecture31/gate/groups.py declares (rounds, calls a round, instrument): see _gatePlan below.
+_GATE_GROUP = pytest.StashKey[GateGroup]()
 
 
 def _parseSlowdowns(text: str) -> list[tuple[str, str, float]]:
@@ -410,7 +412,8 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
         if value
     )
     output_json[RUN_INFO] = runInfo(
-        quick=bool(config.getoption("--bench-quick")), selection=selection
+        quick=bool(config.getoption("--bench-quick") or config.getoption("--bench-gate-groups")),
+        selection=selection,
     )
 
 
@@ -463,17 +466,83 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             terminalreporter.write_line(line)
 
 
-@pytest.fixture
-def rounds(request: pytest.FixtureRequest) -> Callable[[str], Rounds]:
-    """``rounds(kind)``: the round counts for this session (full, --bench-quick, or the gate's)."""
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside the gate, the control is deselected; in the gate's runs each benchmark learns its
+    group, and one that belongs to none or to two is an error before anything runs."""
+    gate = config.getoption("--bench-gate-groups")
+    kept, dropped = [], []
+    for item in items:
+        groups = groupsOf(item.nodeid)
+        if groups == [CONTROL] and not gate:
+            dropped.append(item)
+            continue
+        kept.append(item)
+        if not gate:
+            continue
+        if len(groups) != 1:
+            names = ", ".join(g.name for g in groups) or "none"
+            raise pytest.UsageError(
+                f"{item.nodeid} belongs to {len(groups)} gate groups ({names}); each benchmark"
+                " belongs to exactly one (lecture31/gate/groups.py)"
+            )
+        item.stash[_GATE_GROUP] = groups[0]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one benchmark is run: rounds, calls a round, the timer, and its gate group."""
+
+    rounds: int
+    warmup: int
+    iterations: int = 1
+    instrument: str = "wall"
+    group: str | None = None
+
+
+def _plan(request: pytest.FixtureRequest, kind: str) -> _Plan:
+    group = request.node.stash.get(_GATE_GROUP, None)
+    if group is not None:
+        return _Plan(group.rounds, group.warmup, group.iterations, group.instrument, group.name)
     quick = request.config.getoption("--bench-quick")
-    if request.config.getoption("--bench-gate"):
-        return lambda kind: GATE_ROUNDS.get(kind, ROUNDS[kind][1])
-    return lambda kind: ROUNDS[kind][1 if quick else 0]
+    plan = ROUNDS[kind][1 if quick else 0]
+    return _Plan(plan.rounds, plan.warmup)
+
+
+class _VirtualTimer:
+    """pytest-benchmark's timer for the "virtual" instrument: the virtual seconds of every round
+    run so far, so a round's duration is the virtual time its coroutine took."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def __call__(self) -> float:
+        return self.total
+
+    def run(self, coroutine, modules):
+        result, seconds = runVirtually(coroutine, modules=modules)
+        self.total += seconds
+        return result
+
+
+def controlFactor(tree: Path) -> float:
+    """CONTROL_FACTOR when the gate names ``tree`` (this side's own sources) as the side to slow
+    down, else 1.0: a head that ran another tree's code does not slow its control."""
+    named = os.environ.get(CONTROL_ENV, "")
+    if not named:
+        return 1.0
+    try:
+        same = Path(named).resolve() == tree.resolve()
+    except OSError:
+        same = False
+    return CONTROL_FACTOR if same else 1.0
 
 
 @pytest.fixture
-def measure(benchmark, benchRunner, rounds):
+def measure(request, benchmark, benchRunner):
     """Time ``target`` as one variant of one pair; returns the last round's result."""
 
     def _measure(
@@ -486,32 +555,47 @@ def measure(benchmark, benchRunner, rounds):
         kind: str,
         idealSeconds: float | None = None,
         beside: Callable[[], object] | None = None,
+        virtualClockFor: tuple = (),
         **extras: object,
     ):
         """``reference``: the pair's reference variant, whose time the others' speedups divide.
-        ``beside``: its call, to time next to every round of this one (``Beside``)."""
+        ``beside``: its call, to time next to every round of this one (``Beside``).
+        ``virtualClockFor``: the modules whose ``time`` reads the virtual clock when the plan's
+        instrument is "virtual" (their latencies then are virtual seconds too)."""
+        plan = _plan(request, kind)
+        virtual = _VirtualTimer() if plan.instrument == "virtual" else None
 
         def once(call=target):
             result = call()
             if inspect.iscoroutine(result):
+                if virtual is not None:
+                    return virtual.run(result, virtualClockFor)
                 result = benchRunner.run(result)
             return result
 
+        if plan.instrument == "virtual" and virtual is not None:
+            benchmark._timer = virtual  # pytest-benchmark reads its timer from here
+        elif plan.instrument == "cpu":
+            benchmark._timer = time.thread_time
         factor = _slowdownFactor(pair, variant)
         timed = once if factor == 1.0 else _stretched(once, factor)
         if idealSeconds is not None:
             extras[IDEAL_SECONDS] = float(idealSeconds)
         if factor != 1.0:
             extras[INJECTED_SLOWDOWN] = factor
+        if plan.group is not None:
+            extras[GATE_GROUP] = plan.group
+            extras[GATE_INSTRUMENT] = plan.instrument
         benchmark.group = pair
         benchmark.extra_info.update(
             extraInfo(pair=pair, variant=variant, scale=scale, reference=reference, **extras)
         )
-        plan = rounds(kind)
         if beside is None:
             return benchmark.pedantic(
-                timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=1
+                timed, rounds=plan.rounds, warmup_rounds=plan.warmup, iterations=plan.iterations
             )
+        if plan.iterations != 1 or plan.instrument != "wall":
+            raise pytest.UsageError(f"{pair}: a reference timed beside needs wall time, 1 call")
         referenceFactor = _slowdownFactor(pair, reference)
         referenceCall = functools.partial(once, beside)
         pairing = Beside(

@@ -45,6 +45,7 @@ def test_fanout_queries(measure, benchmark, variant):
         scale=NUM_QUERIES,
         kind="fanout",
         target=series,
+        virtualClockFor=(fanout,),  # the gate's instrument: its latencies are virtual too
         numShards=NUM_SHARDS,
     )
     assert len(results) == NUM_QUERIES

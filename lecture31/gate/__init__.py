@@ -2,8 +2,13 @@
 
     git.py      the two sides' trees: a ref in a temporary worktree, or the working tree
     trials.py   one side's own quick bench in a child process; trials in ABBA order
-    decide.py   head / base per trial for each speedup and each variant's seconds, a t interval
-                over the trials (Bonferroni over the measures), fail beyond the tolerance
+    groups.py   what is gated and how: the suite's pairs in groups, each with its rounds,
+                instrument, trials and tolerance; the positive control
+    protocol.py what each side's bench understands, asked of it before the first trial
+    stages.py   the first stage of trials, the second where measures are unresolved, two looks
+    decide.py   head / base per trial for each speedup and each variant's seconds, a one-sided
+                t test per measure, Benjamini-Hochberg over the measures, the verdicts
+    summary.py  the reviewer's markdown table
     tdist.py    Student's t, for those intervals
     cli.py      the command line and its exit statuses
 
@@ -11,15 +16,17 @@ Why: a baseline file made on another host cannot tell a 10% slowdown from a CPU 
 two commits measured in turns on one machine can (Laaber et al. 2019; asv continuous).
 """
 
-from .cli import DEFAULT_SELECTION, DEFAULT_TOLERANCE, DEFAULT_TRIALS, main
-from .decide import Finding, Measure, compareTrials, measuresOf
+from .cli import DEFAULT_SELECTION, main
+from .decide import Finding, Measure, Verdict, compareTrials, measuresOf
+from .groups import GROUPS, GateGroup
 
 __all__ = (
     "DEFAULT_SELECTION",
-    "DEFAULT_TOLERANCE",
-    "DEFAULT_TRIALS",
+    "GROUPS",
     "Finding",
+    "GateGroup",
     "Measure",
+    "Verdict",
     "compareTrials",
     "main",
     "measuresOf",

@@ -2,52 +2,70 @@
 
     --base REF [--head REF]     base: a commit, checked out in a temporary worktree; head: the
                                 working tree (uncommitted changes included), or another commit
-    trial 1: base, head   trial 2: head, base   ...   (--trials N, ABBA order)
-        each run: the side's own `pytest bench --bench-quick -k EXPR`, its own lecture31
-    compare: each pair's speedups and each variant's seconds, head / base per trial,
-        interval over the trials (lecture31.gate.decide)
+    every group of the suite (lecture31/gate/groups.py: how each is measured and judged)
+    stage 1: trial 1: base, head   trial 2: head, base   ...   each group its own trials,
+             the positive control in every trial (the head's is 10% slower, by design)
+    stage 2: more trials for the groups with unresolved measures, within --budget
+    each measure: head / base per trial, held / regressed / improved / unresolved, and the
+        smallest slowdown this run could have seen (lecture31.gate.decide, .stages)
 
-Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
-both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
-option out of range), one line; 3 a side's bench failed; 130 Ctrl-C; 143 SIGTERM. Whatever it
-made (worktrees, bench processes) is gone when it exits, also on failure or Ctrl-C.
+Exit status: 0 no measure regressed (some may be unresolved: said); 1 a measure regressed beyond
+its tolerance (named, with both figures); 2 bad input (unknown ref, a working tree mid-merge, a
+side without a bench, -k selecting nothing, an option out of range), one line; 3 a side's bench
+failed; 4 the positive control was not caught: the gate is blind on this host and proves
+nothing; 130 Ctrl-C; 143 SIGTERM. Whatever it made (worktrees, bench processes) is gone when it
+exits, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .._runtime.atomicwrite import writeAtomically
 from ..report.parse import STATS, ReportError
-from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
+from .decide import Finding, Measure, Verdict
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
-from .record import findingRecord, keptBenchmarks, sideMeasures
-from .trials import BenchFailed, Side, abbaOrder, checkSide, gateRounds, runBench
+from .groups import (
+    CONTROL,
+    CONTROL_ENV,
+    CONTROL_FACTOR,
+    GROUPS,
+    OTHER,
+    GateGroup,
+    groupsOf,
+    matchingGroups,
+    otherGroup,
+    selectionOf,
+)
+from .protocol import benchOptions
+from .record import findingRecord, keptBenchmarks
+from .stages import Outcome, StagePlan, runStages
+from .summary import hostLine, markdownSummary
+from .trials import BenchFailed, Side, checkSide, runBench
 
-__all__ = ("DEFAULT_SELECTION", "DEFAULT_TOLERANCE", "DEFAULT_TRIALS", "main")
+__all__ = ("DEFAULT_BUDGET_MINUTES", "DEFAULT_SELECTION", "EXIT_BLIND", "main")
 
 PROG = "python -m lecture31.gate"
 
-# Calibrated on CI's machine kind: see docs/ci-gate.md (the README links it).
-DEFAULT_TRIALS = 12
-DEFAULT_TOLERANCE = 0.02
-# The pairs whose code the gate guards, cheap enough to run many trials of: the sensor pipeline
-# at three scales and the tiered handler at the homework's scale (~30 s a run on 2 cores). The
-# fan-out pair is seeded sleeps (its times move only with its deadline rule) and tiered-40
-# repeats tiered-10's code at four times the cost; the breaker loops and the tier matrix
-# follow the host's vCPUs more than the code.
-DEFAULT_SELECTION = "pipeline or (tiered and 10)"
+# Every group of the suite; -k narrows it. The trials and tolerances are each group's own.
+DEFAULT_SELECTION = selectionOf(GROUPS)
+# CI's gate step must end within 12 minutes on 2 cores: the first stage takes about 7, the
+# second stage spends what is left of this on the measures the first could not decide.
+DEFAULT_BUDGET_MINUTES = 10.0
+# --trials / --tolerance for benchmarks outside every group (a -k of one's own).
+OTHER_TRIALS, OTHER_TOLERANCE = 10, 0.02
 
-EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED = 1, 2, 3
+EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED, EXIT_BLIND = 1, 2, 3, 4
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
@@ -59,38 +77,59 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Benchmark a base commit and the head on this machine, in turns, and fail "
-        "when the head is slower beyond the tolerance.",
-        epilog=__doc__.split("Exit status:")[1].strip()
-        and "exit status: 0 all hold, 1 a "
-        "regression, 2 bad input, 3 a bench failed, 130 Ctrl-C, 143 SIGTERM",
+        "when the head is slower beyond each group's tolerance.",
+        epilog="exit status: 0 nothing regressed, 1 a regression, 2 bad input, 3 a bench failed,"
+        " 4 the gate is blind (its positive control was not caught), 130 Ctrl-C, 143 SIGTERM",
     )
     parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
     parser.add_argument(
         "--head", metavar="REF", default=None, help="default: the working tree, as it is"
     )
     parser.add_argument(
-        "--trials",
-        type=int,
-        default=DEFAULT_TRIALS,
-        help=f"trials, each one run of each side (default {DEFAULT_TRIALS}; at least 2)",
-    )
-    parser.add_argument(
-        "--tolerance",
-        type=float,
-        default=DEFAULT_TOLERANCE,
-        help=f"slowdown allowed before a measure fails (default {DEFAULT_TOLERANCE})",
+        "--group",
+        action="append",
+        metavar="NAME",
+        help="only these groups (fnmatch patterns; repeatable): "
+        + ", ".join(g.name for g in GROUPS),
     )
     parser.add_argument(
         "-k",
         dest="selection",
         metavar="EXPR",
-        default=DEFAULT_SELECTION,
-        help=f"which benchmarks, as pytest's -k (default {DEFAULT_SELECTION!r})",
+        default=None,
+        help="narrow the benchmarks, as pytest's -k; what it selects outside every group is"
+        f" judged at --trials (default {OTHER_TRIALS}) and --tolerance (default"
+        f" {OTHER_TOLERANCE})",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="every group exactly this many trials, no second stage (default: each group's own)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="every measure's allowed slowdown (default: each group's own)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET_MINUTES,
+        metavar="MINUTES",
+        help="the second stage adds trials while the run stays within this"
+        f" (default {DEFAULT_BUDGET_MINUTES:g})",
     )
     parser.add_argument(
         "--stat", choices=STATS, default="min", help="each variant's statistic (default min)"
     )
     parser.add_argument("--json", metavar="FILE", help="where to write every trial (JSON)")
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="the reviewer's table (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
     parser.add_argument(
         "--keep-runs", metavar="DIR", help="also keep each run's pytest-benchmark JSON in DIR"
     )
@@ -135,53 +174,146 @@ def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side
         yield Side("base", baseTree, baseCommit), headSide
 
 
-def _measure(args: argparse.Namespace, base: Side, head: Side, runs: Path) -> dict:
-    """Every trial, in ABBA order; the record the JSON keeps, with the measures per side."""
-    record: dict = {
+def _plannedGroups(args: argparse.Namespace, nodeids: Sequence[str]) -> tuple[GateGroup, ...]:
+    """The groups this run measures: those the selection reaches, at the command line's
+    overrides; what no group selects forms the group 'other'."""
+    reached = {g.name for n in nodeids for g in groupsOf(n)}
+    groups = [g for g in GROUPS if g.name in reached]
+    if any(not groupsOf(n) for n in nodeids):
+        groups.append(
+            otherGroup(
+                trials=args.trials or OTHER_TRIALS,
+                tolerance=OTHER_TOLERANCE if args.tolerance is None else args.tolerance,
+            )
+        )
+    overrides: dict = {}
+    if args.trials is not None:
+        overrides.update(trials=args.trials, moreTrials=0)
+    if args.tolerance is not None:
+        overrides.update(tolerance=args.tolerance)
+    return tuple(dataclasses.replace(g, **overrides) for g in groups)
+
+
+def _selection(groups: Sequence[GateGroup], userSelection: str | None) -> str:
+    """The -k of one run: its groups' selections, narrowed by the user's -k."""
+    if any(g.name == OTHER for g in groups):
+        return userSelection or ""
+    expression = selectionOf([g for g in groups if g.name != CONTROL.name])
+    if userSelection:
+        expression = f"({expression}) and ({userSelection})" if expression else userSelection
+    if any(g.name == CONTROL.name for g in groups):
+        expression = f"({expression}) or ({CONTROL.selection})" if expression else CONTROL.selection
+    return expression
+
+
+def _scopeSelection(args: argparse.Namespace) -> str | None:
+    """The selection the --group and -k options ask for, before the groups are known."""
+    if args.group:
+        chosen = matchingGroups(args.group)
+        if not chosen:
+            raise GateError(f"--group {' '.join(args.group)} names no group")
+        expression = selectionOf(chosen)
+        return f"({expression}) and ({args.selection})" if args.selection else expression
+    if args.selection is not None:
+        return str(args.selection)
+    return DEFAULT_SELECTION
+
+
+class _Runner:
+    """Runs one side's bench for one trial; keeps the run's JSON and says how it went."""
+
+    def __init__(
+        self,
+        sides: Mapping[str, Side],
+        options: list[str],
+        userK: str | None,
+        runs: Path,
+        control: bool,
+    ) -> None:
+        self.sides, self.options, self.userK, self.runs = sides, options, userK, runs
+        self.control = control
+        self.count = 0
+
+    def __call__(self, trial: int, label: str, groups: Sequence[GateGroup]) -> dict:
+        side = self.sides[label]
+        self.count += 1
+        names = ", ".join(g.name for g in groups)
+        _say(f"trial {trial}: {label} ({side.commit[:12]}), run {self.count}: {names}")
+        started = time.monotonic()
+        name = f"trial-{trial:02d}-{label}"
+        environment = {CONTROL_ENV: str(side.tree)} if label == "head" and self.control else {}
+        run = runBench(
+            side,
+            self.runs / f"{name}.json",
+            selection=_selection(groups, self.userK),
+            extra=self.options,
+            log=self.runs / f"{name}.log",
+            environment=environment,
+        )
+        _say(f"trial {trial}: {label} done in {time.monotonic() - started:.0f} s")
+        return run
+
+
+def _controlLine(outcome: Outcome) -> tuple[str, bool]:
+    """The positive control's line, and whether the gate is blind."""
+    found = outcome.control
+    expected = f"the head's control is {CONTROL_FACTOR - 1:.0%} slower by design"
+    if found is None:
+        return f"not measured (a side's bench has no gate-control): {expected}", False
+    figures = (
+        f"{found.change:+.1%} (interval {found.low:.3f}-{found.high:.3f}, tolerance"
+        f" {found.tolerance:.1%})"
+    )
+    if found.verdict is Verdict.REGRESSED:
+        return f"caught: {expected}, measured {figures}", False
+    return (
+        f"NOT caught: {expected}, measured {figures}: the gate is blind on this host, now,"
+        " and its verdicts prove nothing",
+        True,
+    )
+
+
+def _record(
+    args: argparse.Namespace, base: Side, head: Side, outcome: Outcome, groups: Sequence[GateGroup]
+) -> dict:
+    return {
         "base": {"ref": args.base, "commit": base.commit},
         "head": {"ref": args.head or "working tree", "commit": head.commit},
         "selection": args.selection,
         "stat": args.stat,
-        "tolerance": args.tolerance,
-        "trials": [],
-    }
-    sides = {"base": base, "head": head}
-    order = abbaOrder(args.trials)
-    extra = gateRounds(base, head)
-    record["rounds"] = "gate" if extra else "quick"
-    for index, (trial, label) in enumerate(order, start=1):
-        side = sides[label]
-        where = f"{label} ({side.commit[:12]})"
-        _say(f"trial {trial} of {args.trials}: {where}, run {index} of {len(order)}")
-        started = time.monotonic()
-        name = f"trial-{trial:02d}-{label}"
-        run = runBench(
-            side,
-            runs / f"{name}.json",
-            selection=args.selection,
-            extra=extra,
-            log=runs / f"{name}.log",
-        )
-        seconds = time.monotonic() - started
-        record["trials"].append(
+        "groups": [dataclasses.asdict(g) for g in groups],
+        "secondStage": outcome.secondStage,
+        "trials": [
             {
-                "trial": trial,
-                "side": label,
-                "seconds": seconds,
-                "commit_info": run.get("commit_info", {}),
-                "benchmarks": keptBenchmarks(run),
+                "trial": entry["trial"],
+                "side": entry["side"],
+                "stage": entry["stage"],
+                "groups": entry["groups"],
+                "commit_info": entry["run"].get("commit_info", {}),
+                "machine_info": entry["run"].get("machine_info", {}),
+                "benchmarks": keptBenchmarks(entry["run"]),
             }
-        )
-        _say(f"trial {trial} of {args.trials}: {label} done in {seconds:.0f} s")
-    return record
+            for entry in outcome.runs
+        ],
+    }
 
 
-def _print(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Measure]) -> None:
+def _report(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Measure]) -> None:
     for finding in findings:
         print(f"gate: {finding}")
     for label, measures in (("base", onlyBase), ("head", onlyHead)):
         for measure in measures:
             print(f"gate: only the {label} has {measure.name} (listed, not compared)")
+
+
+def _writeSummary(path: str | None, text: str) -> None:
+    targets = [Path(path)] if path else []
+    for target in targets:
+        writeAtomically([(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
+    stepSummary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if stepSummary:
+        with open(stepSummary, "a", encoding="utf-8") as sink:
+            sink.write(text)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -191,6 +323,11 @@ def _run(args: argparse.Namespace) -> int:
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)
+        scope = _scopeSelection(args)
+        options, collected = benchOptions((base, head), scope or "")
+        groups = _plannedGroups(args, collected.get("head", []))
+        # Both sides' benches know the groups, and so the control (they came together).
+        control = "--bench-gate-groups" in options
         if args.keep_runs:
             runs = Path(args.keep_runs)
             runs.mkdir(parents=True, exist_ok=True)
@@ -198,23 +335,54 @@ def _run(args: argparse.Namespace) -> int:
             runs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lecture31-gate-")))
         _say(
             f"base {args.base} ({base.commit[:12]}) against head {args.head or 'working tree'}"
-            f" ({head.commit[:12]}): {args.trials} trials of -k {args.selection!r}"
+            f" ({head.commit[:12]}): groups "
+            + ", ".join(f"{g.name} ({g.trials} trials, {g.tolerance:.1%})" for g in groups)
+            + (", and the positive control" if control else "")
         )
-        record = _measure(args, base, head, runs)
-    try:
-        findings, onlyBase, onlyHead = compareTrials(
-            sideMeasures(record, "base", args.stat),
-            sideMeasures(record, "head", args.stat),
-            tolerance=args.tolerance,
-        )
-    except ReportError as exc:
-        raise GateError(f"a trial's benchmarks cannot be read: {exc}") from exc
+        plan = StagePlan(groups, stat=args.stat, budgetSeconds=args.budget * 60.0, control=control)
+        runner = _Runner({"base": base, "head": head}, options, args.selection, runs, control)
+        try:
+            outcome = runStages(plan, runner, say=_say)
+        except ReportError as exc:
+            raise GateError(f"a trial's benchmarks cannot be read: {exc}") from exc
+    findings = outcome.findings
     if not findings:
-        raise GateError(f"no pair was measured on both sides with -k {args.selection!r}")
+        raise GateError(f"no pair was measured on both sides with -k {scope!r}")
+    record = _record(args, base, head, outcome, groups)
     record["findings"] = [findingRecord(f) for f in findings]
-    record["onlyBase"] = [m.name for m in onlyBase]
-    record["onlyHead"] = [m.name for m in onlyHead]
+    record["control"] = findingRecord(outcome.control) if outcome.control else None
+    record["onlyBase"] = [m.name for m in outcome.onlyBase]
+    record["onlyHead"] = [m.name for m in outcome.onlyHead]
     record["seconds"] = time.monotonic() - started
+    _report(findings, outcome.onlyBase, outcome.onlyHead)
+    controlText, blind = _controlLine(outcome)
+    failed = [f for f in findings if f.failed]
+    counts = {v: sum(1 for f in findings if f.verdict is v) for v in Verdict}
+    tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    trialsText = f"{max(e['trial'] for e in outcome.runs)} trials" + (
+        f" (second stage: {', '.join(outcome.secondStage)})" if outcome.secondStage else ""
+    )
+    minutes = record["seconds"] / 60
+    _say(f"{len(findings)} measures: {tally}; {trialsText}; took {minutes:.1f} min")
+    _say(f"positive control: {controlText}")
+    if blind:
+        verdict = "BLIND"
+    elif failed:
+        verdict = f"REGRESSED ({len(failed)} measures)"
+    else:
+        verdict = "nothing regressed" + (
+            f" ({counts[Verdict.UNRESOLVED]} unresolved)" if counts[Verdict.UNRESOLVED] else ""
+        )
+    firstRun = outcome.runs[0]["run"] if outcome.runs else {}
+    summary = markdownSummary(
+        verdict=verdict,
+        sides=f"base {args.base} ({base.commit[:12]}) against head"
+        f" {args.head or 'the working tree'} ({head.commit[:12]})",
+        host=hostLine(firstRun.get("machine_info", {})),
+        trials=f"{trialsText}, {minutes:.1f} min",
+        control=controlText,
+        findings=findings,
+    )
     jsonPath = (
         Path(args.json)
         if args.json
@@ -222,20 +390,29 @@ def _run(args: argparse.Namespace) -> int:
     )
     text = json.dumps(record, indent=1) + "\n"
     writeAtomically([(jsonPath, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
-    _print(findings, onlyBase, onlyHead)
-    failed = [f for f in findings if f.failed]
-    confidence = findings[0].confidence
-    minutes = record["seconds"] / 60
+    _writeSummary(args.markdown, summary)
     _say(
-        f"{len(findings)} measures, {args.trials} trials, {confidence:.2%} intervals"
-        f" (family {1 - FAMILY_ALPHA:.0%}), tolerance {args.tolerance:.0%}; took {minutes:.1f}"
-        f" min; every trial in {jsonPath}"
+        f"every trial in {jsonPath}"
+        + (f"; the summary in {args.markdown}" if args.markdown else "")
     )
     for finding in failed:
         print(f"REGRESSION {finding}", file=sys.stderr)
+    if blind:
+        print(
+            f"{PROG}: blind: the positive control was not caught ({controlText})", file=sys.stderr
+        )
+        return EXIT_BLIND
     if failed:
         return EXIT_REGRESSION
-    _say("every measure holds")
+    unresolved = counts[Verdict.UNRESOLVED]
+    _say(
+        "nothing regressed"
+        + (
+            f"; {unresolved} measures unresolved (this run could not tell)"
+            if unresolved
+            else "; every measure held"
+        )
+    )
     return 0
 
 
@@ -243,10 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the gate; return the exit status (see the module docstring)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if not 2 <= args.trials <= 100:
+    if args.trials is not None and not 2 <= args.trials <= 100:
         parser.error(f"--trials must be between 2 and 100, got {args.trials}")
-    if not 0.0 <= args.tolerance < 1.0:
+    if args.tolerance is not None and not 0.0 <= args.tolerance < 1.0:
         parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
+    if not args.budget > 0:
+        parser.error(f"--budget must be a positive number of minutes, got {args.budget}")
     try:
         with _stopOnSigterm():
             return _run(args)

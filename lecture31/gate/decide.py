@@ -1,14 +1,26 @@
-"""The A/B decision: each measure's head/base ratio over paired trials, and whether it regressed.
+"""The A/B decision: each measure's head/base ratio over paired trials, and its verdict.
 
     trial i:  base run i  and  head run i, adjacent in time (ABBA), same machine
         per pair: each variant's seconds (``stat`` of its rounds) and each speedup over the
         pair's reference --> ratio head / base, one per trial
-    over trials: the geometric mean ratio and its t interval (log ratios, paired by trial),
-        each at confidence 1 - 0.05 / m for the m pairs compared at once (Bonferroni; or
-        the m measures, the stricter choice)
-    a measure fails only when its whole interval lies beyond the tolerance on the slow side:
-        seconds   low  > 1 + tolerance
-        speedup   high < 1 / (1 + tolerance)
+    over trials: the geometric mean ratio, and a one-sided t test on the log ratios of
+        "worse than the tolerance" (seconds up, or speedup down, by more than tolerance)
+    over the measures: Benjamini-Hochberg at the look's alpha, over every measure of the run
+    each measure ends
+        regressed     BH rejects "no worse than the tolerance"
+        improved      its interval lies wholly beyond the tolerance on the better side
+        held          its interval's worse end lies within the tolerance
+        unresolved    neither: this run cannot tell (its interval straddles the tolerance)
+    resolution: the smallest slowdown this run would have flagged, given its spread:
+        (1 + tolerance) x exp(t x standard error) - 1
+
+Why Benjamini-Hochberg: with 60 measures Bonferroni asks each for p < 0.05/60 and throws the
+power away. When nothing changed every rejection is false, so BH's false-discovery bound is a
+bound on false alarms per run (5%), as Bonferroni's was; when a real change moves several
+measures (a slower stage moves its seconds and its speedup at every scale) BH rejects them at
+higher levels. BH needs the tests independent or positively dependent (Benjamini & Yekutieli
+2001): these are one-sided t tests whose trials share the host's drift, which moves them
+together; the A/A sessions in bench/calibration/ check the false-alarm rate it gives.
 
 Why paired trials: a shared host's speed drifts from minute to minute, but a trial's two runs
 take place minutes apart at most and their ratio cancels what they share (Abedi & Brecht's
@@ -19,23 +31,40 @@ machine, so seconds compare now, and a change that slows a pair's variants alike
 
 from __future__ import annotations
 
+import enum
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..report.pairs import pairResults
-from .tdist import tQuantile
+from .tdist import tCdf, tQuantile
 
-__all__ = ("CORRECTIONS", "FAMILY_ALPHA", "Finding", "Measure", "compareTrials", "measuresOf")
+__all__ = (
+    "FAMILY_ALPHA",
+    "Estimate",
+    "Finding",
+    "Measure",
+    "Verdict",
+    "compareTrials",
+    "estimate",
+    "judge",
+    "measuresOf",
+    "pairedTrials",
+)
 
-# The chance, over one gate run, that unchanged code shows an interval that misses its true
-# ratio: 5%, split evenly (Bonferroni) between the pairs compared at once, as the issue asks, or
-# between every measure. Per pair is less strict than it looks: a pair's measures are not
-# independent tests (a speedup is two of its seconds divided), and on CI's machine kind 24
-# unchanged trials failed no block of 6-12 trials either way (docs/ci-gate.md).
+# The chance, over one gate run, that unchanged code shows a regression: 5%, spent over the
+# run's looks (the second stage's look gets its own share: lecture31.gate.stages).
 FAMILY_ALPHA = 0.05
-CORRECTIONS = ("pairs", "measures")
+
+
+class Verdict(enum.StrEnum):
+    """How a measure ended: the words the summary and the JSON show."""
+
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    HELD = "held"
+    UNRESOLVED = "unresolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,41 +79,101 @@ class Measure:
     def name(self) -> str:
         return f"{self.pair} {self.variant} {self.kind}"
 
+    def slowdownLog(self, logRatio: float) -> float:
+        """log head/base turned to "how much worse": seconds up, or speedup down."""
+        return logRatio if self.kind == "seconds" else -logRatio
+
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One measure compared over the trials: both sides' figures and the head/base ratio."""
+class Estimate:
+    """One measure over paired trials: both sides' figures and the log ratio's mean and error."""
 
     measure: Measure
     base: float  # geometric mean over the trials
     head: float
-    ratio: float  # head / base, geometric mean of the per-trial ratios
-    low: float  # the ratio's interval at the corrected confidence
-    high: float
-    confidence: float
+    logMean: float  # mean of log(head / base)
+    logError: float  # its standard error (0 when every trial gave the same ratio)
+    trials: int
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.logMean)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A measure's verdict: its estimate, interval, tolerance and what this run could resolve."""
+
+    estimate: Estimate
     tolerance: float
+    level: float  # one-sided level of each bound of the interval (alpha / measures)
+    pValue: float  # of "no worse than the tolerance"
+    verdict: Verdict
+    group: str = ""
+
+    @property
+    def measure(self) -> Measure:
+        return self.estimate.measure
+
+    @property
+    def base(self) -> float:
+        return self.estimate.base
+
+    @property
+    def head(self) -> float:
+        return self.estimate.head
+
+    @property
+    def ratio(self) -> float:
+        return self.estimate.ratio
+
+    @property
+    def trials(self) -> int:
+        return self.estimate.trials
+
+    @property
+    def spread(self) -> float:
+        """Half the interval's width in log ratio (t at ``level`` x standard error)."""
+        if self.estimate.logError == 0.0:
+            return 0.0
+        return tQuantile(1.0 - self.level, self.estimate.trials - 1) * self.estimate.logError
+
+    @property
+    def low(self) -> float:
+        return math.exp(self.estimate.logMean - self.spread)
+
+    @property
+    def high(self) -> float:
+        return math.exp(self.estimate.logMean + self.spread)
+
+    @property
+    def confidence(self) -> float:
+        """The two-sided confidence of [low, high]."""
+        return 1.0 - 2.0 * self.level
 
     @property
     def failed(self) -> bool:
-        """The whole interval lies beyond the tolerance, on the slow side."""
-        if self.measure.kind == "seconds":
-            return self.low > 1.0 + self.tolerance
-        return self.high < 1.0 / (1.0 + self.tolerance)
+        return self.verdict is Verdict.REGRESSED
 
     @property
     def change(self) -> float:
         """+0.12 = 12% slower (seconds) or 12% less speedup, whichever is worse for the head."""
-        return self.ratio - 1.0 if self.measure.kind == "seconds" else 1.0 / self.ratio - 1.0
+        return math.exp(self.measure.slowdownLog(self.estimate.logMean)) - 1.0
+
+    @property
+    def resolution(self) -> float:
+        """The smallest slowdown this run would have flagged, had it shown the same spread."""
+        return (1.0 + self.tolerance) * math.exp(self.spread) - 1.0
 
     def __str__(self) -> str:
-        verdict = "FAIL" if self.failed else "ok"
         unit = "s" if self.measure.kind == "seconds" else "x"
         worse = "slower" if self.measure.kind == "seconds" else "less speedup"
         return (
-            f"{verdict:4} {self.measure.name}: base {self.base:.4g}{unit}, head {self.head:.4g}"
-            f"{unit}, {abs(self.change):.1%} {worse if self.change > 0 else 'better'}"
-            f" (head/base {self.ratio:.3f}, {self.confidence:.2%} interval"
-            f" {self.low:.3f}-{self.high:.3f}, tolerance {self.tolerance:.0%})"
+            f"{self.verdict:10} {self.measure.name}: base {self.base:.4g}{unit}, head"
+            f" {self.head:.4g}{unit}, {abs(self.change):.1%}"
+            f" {worse if self.change > 0 else 'better'} (head/base {self.ratio:.3f},"
+            f" {self.confidence:.2%} interval {self.low:.3f}-{self.high:.3f}, tolerance"
+            f" {self.tolerance:.1%}, resolves {self.resolution:.1%}, {self.trials} trials)"
         )
 
 
@@ -103,53 +192,113 @@ def _geometricMean(values: Sequence[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
+def estimate(measure: Measure, base: Sequence[float], head: Sequence[float]) -> Estimate:
+    """The paired estimate of ``measure`` from trial i's ``base[i]`` and ``head[i]``."""
+    if len(base) != len(head):
+        raise ValueError(f"trials must pair up, got {len(base)} base and {len(head)} head")
+    if len(base) < 2:
+        raise ValueError(f"an interval needs at least 2 trials, got {len(base)}")
+    logs = [math.log(h / b) for b, h in zip(base, head, strict=True)]
+    spread = statistics.stdev(logs)
+    return Estimate(
+        measure,
+        _geometricMean(base),
+        _geometricMean(head),
+        statistics.fmean(logs),
+        spread / math.sqrt(len(logs)) if spread > 1e-12 else 0.0,
+        len(logs),
+    )
+
+
+def pairedTrials(
+    base: Sequence[Mapping[Measure, float]], head: Sequence[Mapping[Measure, float]]
+) -> tuple[list[Estimate], list[Measure], list[Measure]]:
+    """Estimates of the measures every trial of both sides has; and those only one side has."""
+    if len(base) != len(head):
+        raise ValueError(f"trials must pair up, got {len(base)} base and {len(head)} head")
+    if not base:
+        return [], [], []
+    inBase = set.intersection(*(set(trial) for trial in base))
+    inHead = set.intersection(*(set(trial) for trial in head))
+    shared = sorted(inBase & inHead, key=lambda m: (m.pair, m.kind, m.variant))
+    onlyBase = sorted(inBase - inHead, key=lambda m: m.name)
+    onlyHead = sorted(inHead - inBase, key=lambda m: m.name)
+    estimates = [estimate(m, [b[m] for b in base], [h[m] for h in head]) for m in shared]
+    return estimates, onlyBase, onlyHead
+
+
+def _pWorse(estimate: Estimate, tolerance: float) -> float:
+    """One-sided p of "no worse than the tolerance", from the t statistic of the log ratio."""
+    margin = estimate.measure.slowdownLog(estimate.logMean) - math.log1p(tolerance)
+    if estimate.logError == 0.0:
+        return 0.0 if margin > 0 else 1.0
+    return 1.0 - tCdf(margin / estimate.logError, estimate.trials - 1)
+
+
+def benjaminiHochberg(pValues: Sequence[float], alpha: float, family: int) -> list[bool]:
+    """Which of ``pValues`` BH rejects at ``alpha``, as if ``family`` tests were made (the
+    tests not given count as p = 1: a smaller set judged against the whole family)."""
+    if family < len(pValues):
+        raise ValueError(f"family must count every test, got {family} for {len(pValues)}")
+    order = sorted(range(len(pValues)), key=lambda i: pValues[i])
+    passed = 0
+    for rank, index in enumerate(order, start=1):
+        if pValues[index] <= alpha * rank / family:
+            passed = rank
+    rejected = [False] * len(pValues)
+    for index in order[:passed]:
+        rejected[index] = True
+    return rejected
+
+
+def judge(
+    estimates: Sequence[Estimate],
+    toleranceOf: Callable[[Measure], float],
+    *,
+    alpha: float = FAMILY_ALPHA,
+    family: int | None = None,
+    groupOf: Callable[[Measure], str] = lambda measure: "",
+) -> list[Finding]:
+    """Each estimate's verdict at ``alpha`` (BH over ``family`` tests, default: these)."""
+    family = len(estimates) if family is None else family
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    tolerances = [toleranceOf(e.measure) for e in estimates]
+    for e, tolerance in zip(estimates, tolerances, strict=True):
+        if not 0.0 <= tolerance < 1.0:
+            raise ValueError(f"tolerance of {e.measure.name} must be in [0, 1), got {tolerance}")
+    pValues = [_pWorse(e, t) for e, t in zip(estimates, tolerances, strict=True)]
+    rejected = benjaminiHochberg(pValues, alpha, family) if estimates else []
+    level = alpha / max(family, 1)
+    findings = []
+    for e, tolerance, p, regressed in zip(estimates, tolerances, pValues, rejected, strict=True):
+        provisional = Finding(e, tolerance, level, p, Verdict.UNRESOLVED, groupOf(e.measure))
+        bound = math.log1p(tolerance)
+        worstEnd = e.measure.slowdownLog(e.logMean) + provisional.spread
+        if regressed:
+            verdict = Verdict.REGRESSED
+        elif worstEnd < -bound:  # even its worst end is better than the tolerance
+            verdict = Verdict.IMPROVED
+        elif worstEnd < bound:
+            verdict = Verdict.HELD
+        else:
+            verdict = Verdict.UNRESOLVED
+        findings.append(Finding(e, tolerance, level, p, verdict, groupOf(e.measure)))
+    return findings
+
+
 def compareTrials(
     base: Sequence[Mapping[Measure, float]],
     head: Sequence[Mapping[Measure, float]],
     *,
     tolerance: float,
     familyAlpha: float = FAMILY_ALPHA,
-    correctFor: str = "pairs",
 ) -> tuple[list[Finding], list[Measure], list[Measure]]:
-    """Findings for the measures every trial of both sides has; and those only one side has.
-
-    ``base[i]`` and ``head[i]`` are trial i's measures. Needs two trials or more: one trial
-    has no spread to build an interval from.
-    """
-    if len(base) != len(head):
-        raise ValueError(f"trials must pair up, got {len(base)} base and {len(head)} head")
+    """Findings for the measures every trial of both sides has, at one tolerance; and those only
+    one side has. Needs two trials or more: one trial has no spread to build an interval from."""
     if len(base) < 2:
         raise ValueError(f"an interval needs at least 2 trials, got {len(base)}")
     if not 0.0 <= tolerance < 1.0:
         raise ValueError(f"tolerance must be in [0, 1), got {tolerance!r}")
-    if correctFor not in CORRECTIONS:
-        raise ValueError(f"correctFor must be one of {', '.join(CORRECTIONS)}, got {correctFor!r}")
-    inBase = set.intersection(*(set(trial) for trial in base))
-    inHead = set.intersection(*(set(trial) for trial in head))
-    shared = sorted(inBase & inHead, key=lambda m: (m.pair, m.kind, m.variant))
-    onlyBase = sorted(inBase - inHead, key=lambda m: m.name)
-    onlyHead = sorted(inHead - inBase, key=lambda m: m.name)
-    if not shared:
-        return [], onlyBase, onlyHead
-    trials = len(base)
-    tests = len({m.pair for m in shared}) if correctFor == "pairs" else len(shared)
-    confidence = 1.0 - familyAlpha / tests
-    spread = tQuantile(1.0 - (1.0 - confidence) / 2.0, trials - 1)
-    findings = []
-    for measure in shared:
-        logs = [math.log(h[measure] / b[measure]) for b, h in zip(base, head, strict=True)]
-        mean = statistics.fmean(logs)
-        halfWidth = spread * statistics.stdev(logs) / math.sqrt(trials)
-        findings.append(
-            Finding(
-                measure,
-                _geometricMean([b[measure] for b in base]),
-                _geometricMean([h[measure] for h in head]),
-                math.exp(mean),
-                math.exp(mean - halfWidth),
-                math.exp(mean + halfWidth),
-                confidence,
-                tolerance,
-            )
-        )
-    return findings, onlyBase, onlyHead
+    estimates, onlyBase, onlyHead = pairedTrials(base, head)
+    return judge(estimates, lambda m: tolerance, alpha=familyAlpha), onlyBase, onlyHead

@@ -57,6 +57,7 @@ def sideMeasures(record: Mapping, label: str, stat: str) -> list[dict[Measure, f
 def findingRecord(finding: Finding) -> dict:
     return {
         "measure": finding.measure.name,
+        "group": finding.group,
         "pair": finding.measure.pair,
         "kind": finding.measure.kind,
         "variant": finding.measure.variant,
@@ -66,5 +67,10 @@ def findingRecord(finding: Finding) -> dict:
         "low": finding.low,
         "high": finding.high,
         "confidence": finding.confidence,
+        "tolerance": finding.tolerance,
+        "pValue": finding.pValue,
+        "trials": finding.trials,
+        "verdict": str(finding.verdict),
+        "resolution": finding.resolution,
         "failed": finding.failed,
     }

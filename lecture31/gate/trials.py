@@ -17,19 +17,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .git import GateError, uninterrupted
+from .groups import CONTROL_ENV
 
 __all__ = (
     "BENCH_TIMEOUT_SECONDS",
     "BenchFailed",
     "Side",
     "abbaOrder",
+    "benchEnvironment",
     "checkSide",
-    "gateRounds",
     "runBench",
 )
 
@@ -63,13 +64,16 @@ def abbaOrder(trials: int) -> list[tuple[int, str]]:
     return order
 
 
-def _environment(tree: Path) -> dict[str, str]:
+def benchEnvironment(tree: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a side's bench process: its own tree first on the import path."""
     environment = dict(os.environ)
     # The side's own package first, ahead of any installed (or editable) lecture31.
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(tree), environment.get("PYTHONPATH", "")])
     )
     environment.pop("LECTURE31_BENCH_SLOWDOWN", None)  # an injected slowdown is no side's code
+    environment.pop(CONTROL_ENV, None)  # the gate names the control's side itself
+    environment.update(extra or {})
     return environment
 
 
@@ -80,7 +84,7 @@ def checkSide(side: Side) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", "import lecture31, sys; sys.stdout.write(lecture31.__file__)"],
         cwd=side.tree,
-        env=_environment(side.tree),
+        env=benchEnvironment(side.tree),
         capture_output=True,
         text=True,
         timeout=120,
@@ -111,19 +115,14 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
             os.killpg(child.pid, signal.SIGKILL)
 
 
-def gateRounds(*sides: Side) -> list[str]:
-    """``["--bench-gate"]`` (the gate's shorter runs) when every side's bench knows it, else
-    ``[]`` (plain quick rounds): both sides always run the same rounds."""
-
-    def knows(side: Side) -> bool:
-        conftest = side.tree / "conftest.py"
-        return conftest.is_file() and "--bench-gate" in conftest.read_text(errors="replace")
-
-    return ["--bench-gate"] if all(knows(side) for side in sides) else []
-
-
 def runBench(
-    side: Side, output: Path, *, selection: str, extra: Sequence[str] = (), log: Path
+    side: Side,
+    output: Path,
+    *,
+    selection: str,
+    extra: Sequence[str] = (),
+    log: Path,
+    environment: Mapping[str, str] | None = None,
 ) -> dict:
     """One quick bench run of ``side``; its pytest-benchmark JSON. The child's output goes to
     ``log`` (shown when the run fails)."""
@@ -147,7 +146,7 @@ def runBench(
         child = subprocess.Popen(
             command,
             cwd=side.tree,
-            env=_environment(side.tree),
+            env=benchEnvironment(side.tree),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,

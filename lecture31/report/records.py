@@ -25,6 +25,8 @@ __all__ = (
     "CALLS",
     "COLUMNS",
     "COMPARISON",
+    "GATE_GROUP",
+    "GATE_INSTRUMENT",
     "IDEAL_SECONDS",
     "IDEAL_SPEEDUP",
     "INJECTED_SLOWDOWN",
@@ -61,6 +63,10 @@ IDEAL_SPEEDUP = "idealSpeedup"  # a stated ideal speedup, shown beside the measu
 CALLS = "calls"  # calls per round: the report adds per-call times and the per-call overhead
 COLUMNS = "columns"  # {column label: extra_info key}: per-variant values shown as extra columns
 INJECTED_SLOWDOWN = "injectedSlowdown"  # set by the bench slowdown injector, never by a real run
+# Set only in the gate's runs (--bench-gate-groups): the gate group (lecture31.gate.groups) that
+# measured this benchmark, and the instrument its time was read with ("wall", "cpu", "virtual").
+GATE_GROUP = "gateGroup"
+GATE_INSTRUMENT = "gateInstrument"
 # The reference variant's seconds timed beside each of this variant's rounds (interleaved: round i
 # of both moments apart), one per round: the report then divides round by round (paired).
 REFERENCE_ROUNDS = "referenceRounds"
