@@ -1,8 +1,8 @@
 """The gate's positive control (pair ``gate-control``): run only by ``python -m lecture31.gate``.
 
-    normalize: READINGS x normalizeReading(reading), inline        (the pipeline's CPU stage)
-    in the head side's runs, when the gate names this side's own tree in LECTURE31_GATE_CONTROL:
-               CONTROL_FACTOR x READINGS of them                   (10% more of the same work)
+    plain:   READINGS x normalizeReading(reading), inline          (the pipeline's CPU stage)
+    slowed:  the same; in the head side's runs, when the gate names this side's own tree in
+             LECTURE31_GATE_CONTROL, CONTROL_FACTOR x READINGS of them (10% more of the work)
 
 The gate must find this pair regressed in every run, or it says it is blind here and fails
 (lecture31/gate/groups.py, CONTROL). It is deselected from every other run (bench/conftest.py),
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import controlFactor
+from lecture31.gate.groups import CONTROL_PAIR
 from lecture31.pipeline import normalizeReading
 
 READINGS = 40
@@ -27,12 +30,13 @@ def _normalizeAll(count: int) -> None:
         normalizeReading({"sensorId": sensorId, "rawValue": 50.0 + sensorId % 7})
 
 
-def test_gate_control(measure):
-    count = round(READINGS * controlFactor(_TREE))
+@pytest.mark.parametrize("variant", ["plain", "slowed"])
+def test_gate_control(measure, variant):
+    count = round(READINGS * (controlFactor(_TREE) if variant == "slowed" else 1.0))
     measure(
-        pair="gate-control",
-        variant="normalize",
-        reference="normalize",
+        pair=CONTROL_PAIR,
+        variant=variant,
+        reference="plain",
         scale=READINGS,
         kind="pipeline",
         target=lambda: _normalizeAll(count),

@@ -27,6 +27,8 @@ __all__ = (
     "CONTROL",
     "CONTROL_ENV",
     "CONTROL_FACTOR",
+    "CONTROL_PAIR",
+    "CONTROL_VARIANT",
     "GROUPS",
     "INSTRUMENTS",
     "OTHER",
@@ -154,6 +156,8 @@ GROUPS: tuple[GateGroup, ...] = (
 # slowdown on this host, now, is blind; the control never runs outside the gate's own runs.
 CONTROL_ENV = "LECTURE31_GATE_CONTROL"
 CONTROL_FACTOR = 1.10
+CONTROL_PAIR = "gate-control"  # variants "plain" (the reference) and "slowed"
+CONTROL_VARIANT = "slowed"
 CONTROL = GateGroup(
     name="control",
     selection="gate_control",

@@ -31,7 +31,7 @@ from .decide import (
     measuresOf,
     pairedTrials,
 )
-from .groups import CONTROL, OTHER, GateGroup, groupsOf
+from .groups import CONTROL, CONTROL_PAIR, CONTROL_VARIANT, OTHER, GateGroup, groupsOf
 from .trials import abbaOrder
 
 __all__ = ("Outcome", "StagePlan", "controlFinding", "runStages", "trialGroups")
@@ -129,10 +129,12 @@ def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -
     """The positive control's verdict at the strictest level a lone measure faces (Bonferroni's
     alpha / family): caught there, the gate's own rule catches a slowdown of its size."""
     estimates, owner, _, _ = _estimates(runs, [CONTROL], stat)
-    if not estimates:
+    slowed = Measure(CONTROL_PAIR, "seconds", CONTROL_VARIANT)
+    chosen = [e for e in estimates if e.measure == slowed]
+    if not chosen:
         return None
-    findings = _look(estimates, owner, alpha / max(family, 1), 1)
-    return findings[0]
+    [finding] = _look(chosen, owner, alpha / max(family, 1), 1)
+    return finding
 
 
 def runStages(
