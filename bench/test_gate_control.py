@@ -21,7 +21,7 @@ from conftest import controlFactor
 from lecture31.gate.groups import CONTROL_PAIR
 from lecture31.pipeline import normalizeReading
 
-READINGS = 40
+READINGS = 60
 _TREE = Path(__file__).resolve().parent.parent
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .decide import Finding, Measure, measuresOf
+from .groups import OTHER, allGroups
 
-__all__ = ("findingRecord", "keptBenchmarks", "sideMeasures")
+__all__ = ("findingRecord", "keptBenchmarks", "recordedRuns", "sideMeasures")
 
 _STATS = ("min", "median", "mean", "rounds", "data")
 
@@ -51,6 +52,23 @@ def sideMeasures(record: Mapping, label: str, stat: str) -> list[dict[Measure, f
     return [
         measuresOf({"benchmarks": [_asBenchmark(b) for b in trial["benchmarks"]]}, stat)
         for trial in trials
+    ]
+
+
+def recordedRuns(record: Mapping) -> list[dict]:
+    """A gate JSON's trials as the stages keep them (``{"trial", "side", "groups", "run"}``), so
+    a recorded session can be judged again (``bench/calibrate-gate``). A session recorded before
+    the groups ran every group in every trial."""
+    every = [g.name for g in allGroups()] + [OTHER]
+    return [
+        {
+            "trial": trial["trial"],
+            "side": trial["side"],
+            "stage": trial.get("stage", 1),
+            "groups": trial.get("groups", every),
+            "run": {"benchmarks": [_asBenchmark(b) for b in trial["benchmarks"]]},
+        }
+        for trial in record["trials"]
     ]
 
 

@@ -34,7 +34,7 @@ from .decide import (
 from .groups import CONTROL, CONTROL_PAIR, CONTROL_VARIANT, OTHER, GateGroup, groupsOf
 from .trials import abbaOrder
 
-__all__ = ("Outcome", "StagePlan", "controlFinding", "runStages", "trialGroups")
+__all__ = ("Outcome", "StagePlan", "controlFinding", "judgeRuns", "runStages", "trialGroups")
 
 # A run is (trial, side label, the groups it measures) -> that run's pytest-benchmark JSON.
 RunSide = Callable[[int, str, Sequence[GateGroup]], Mapping]
@@ -123,6 +123,16 @@ def _look(
         family=family,
         groupOf=lambda m: owner[m].name,
     )
+
+
+def judgeRuns(
+    runs: Sequence[dict], groups: Sequence[GateGroup], *, stat: str, alpha: float
+) -> tuple[list[Finding], Finding | None]:
+    """One look over ``runs`` (entries as ``Outcome.runs`` keeps them): every measure of
+    ``groups`` judged at ``alpha``, BH over all of them, and the positive control's finding."""
+    estimates, owner, _, _ = _estimates(runs, groups, stat)
+    findings = _look(estimates, owner, alpha, len(estimates))
+    return findings, controlFinding(runs, stat, alpha, len(estimates))
 
 
 def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -> Finding | None:

@@ -1,11 +1,21 @@
-"""The A/B decision: paired t intervals over trials, Bonferroni over measures, ABBA order."""
+"""The A/B decision: paired t tests over trials, Benjamini-Hochberg over measures, the four
+verdicts and the resolution, ABBA order."""
 
 import math
 import random
 
 import pytest
 
-from lecture31.gate.decide import Finding, Measure, compareTrials, measuresOf
+from lecture31.gate.decide import (
+    Estimate,
+    Measure,
+    Verdict,
+    benjaminiHochberg,
+    compareTrials,
+    estimate,
+    judge,
+    measuresOf,
+)
 from lecture31.gate.tdist import tCdf, tQuantile
 from lecture31.gate.trials import abbaOrder
 
@@ -79,7 +89,8 @@ def test_a_ten_percent_slowdown_fails_both_its_seconds_and_its_speedup():
     [seconds] = [f for f in findings if f.measure == CORRECT]
     assert 1.05 < seconds.low < seconds.ratio < seconds.high
     assert seconds.change == pytest.approx(seconds.ratio - 1)
-    assert "FAIL pipeline-48 correct seconds" in str(seconds) and "slower" in str(seconds)
+    assert str(seconds).startswith("regressed  pipeline-48 correct seconds")
+    assert "slower" in str(seconds) and "resolves" in str(seconds)
 
 
 def test_a_slowdown_within_the_tolerance_holds():
@@ -87,17 +98,71 @@ def test_a_slowdown_within_the_tolerance_holds():
     assert not any(f.failed for f in findings)
 
 
-def test_the_confidence_is_corrected_for_the_pairs_compared_or_for_every_measure():
+def test_the_intervals_are_corrected_for_every_measure_compared():
     base, head = trials(3, 6)
     other = Measure("tiered-10", "seconds", "tiered")
     for trial in (*base, *head):
         trial[other] = 0.1
-    byPair, _, _ = compareTrials(base, head, tolerance=0.05)
-    assert [f.confidence for f in byPair] == pytest.approx([1 - 0.05 / 2] * 4)
-    byMeasure, _, _ = compareTrials(base, head, tolerance=0.05, correctFor="measures")
-    assert [f.confidence for f in byMeasure] == pytest.approx([1 - 0.05 / 4] * 4)
-    with pytest.raises(ValueError, match="correctFor must be one of pairs, measures"):
-        compareTrials(base, head, tolerance=0.05, correctFor="tests")
+    findings, _, _ = compareTrials(base, head, tolerance=0.05)
+    assert [f.confidence for f in findings] == pytest.approx([1 - 2 * 0.05 / 4] * 4)
+
+
+def test_benjamini_hochberg_rejects_by_rank_and_counts_the_whole_family():
+    # p(1) <= 0.05 * 1/4, p(2) <= 0.05 * 2/4; p(3) = 0.04 > 0.05 * 3/4? no: 0.0375 < 0.04
+    assert benjaminiHochberg([0.01, 0.02, 0.04, 0.9], 0.05, 4) == [True, True, False, False]
+    # step-up: a later rank that passes takes every smaller p with it
+    assert benjaminiHochberg([0.03, 0.035, 0.036], 0.05, 3) == [True, True, True]
+    # judged against a larger family (untested measures count as p = 1): stricter
+    assert benjaminiHochberg([0.01, 0.02], 0.05, 10) == [False, False]
+    with pytest.raises(ValueError, match="family must count every test"):
+        benjaminiHochberg([0.1, 0.2], 0.05, 1)
+
+
+def _estimate(logMean, logError, trials=10, kind="seconds"):
+    return Estimate(Measure("p-1", kind, "v"), 1.0, math.exp(logMean), logMean, logError, trials)
+
+
+@pytest.mark.parametrize(
+    ("logMean", "logError", "verdict"),
+    [
+        (math.log(1.10), 0.005, Verdict.REGRESSED),  # well beyond 2%
+        (math.log(0.90), 0.005, Verdict.IMPROVED),  # its worst end still 8% better
+        (0.0, 0.002, Verdict.HELD),  # its worst end within 2%
+        (0.0, 0.05, Verdict.UNRESOLVED),  # +-20%: cannot tell
+        (math.log(1.05), 0.0, Verdict.REGRESSED),  # no spread (a virtual clock): exact
+        (math.log(1.01), 0.0, Verdict.HELD),
+    ],
+)
+def test_each_measure_ends_in_one_of_four_verdicts(logMean, logError, verdict):
+    [finding] = judge([_estimate(logMean, logError)], lambda m: 0.02)
+    assert finding.verdict is verdict
+    assert finding.failed is (verdict is Verdict.REGRESSED)
+
+
+def test_a_speedup_is_worse_when_it_falls():
+    [loss] = judge([_estimate(math.log(0.9), 0.005, kind="speedup")], lambda m: 0.02)
+    [gain] = judge([_estimate(math.log(1.1), 0.005, kind="speedup")], lambda m: 0.02)
+    assert loss.verdict is Verdict.REGRESSED and gain.verdict is Verdict.IMPROVED
+    assert loss.change == pytest.approx(1 / 0.9 - 1)
+
+
+def test_the_resolution_is_the_tolerance_widened_by_the_interval():
+    [exact] = judge([_estimate(0.0, 0.0)], lambda m: 0.02)
+    assert exact.resolution == pytest.approx(0.02)  # no spread: the tolerance itself
+    [spread] = judge([_estimate(0.0, 0.01, trials=10)], lambda m: 0.02)
+    assert spread.resolution == pytest.approx(1.02 * math.exp(spread.spread) - 1)
+    assert spread.resolution > 0.035  # t(9) at 5% x 1% error: 1.8% on top of the 2%
+    # a measure whose true slowdown equals its resolution is flagged (its low end = tolerance)
+    shifted = _estimate(math.log(1 + spread.resolution) + 1e-9, 0.01, trials=10)
+    [caught] = judge([shifted], lambda m: 0.02)
+    assert caught.low == pytest.approx(1.02, rel=1e-6)
+
+
+def test_estimates_pair_trials_and_refuse_a_single_one():
+    found = estimate(CORRECT, [1.0, 2.0], [1.1, 2.2])
+    assert found.ratio == pytest.approx(1.1) and found.logError == 0.0 and found.trials == 2
+    with pytest.raises(ValueError, match="trials must pair up"):
+        estimate(CORRECT, [1.0], [1.0, 2.0])
 
 
 def test_measures_only_one_side_has_are_listed_not_compared():
@@ -113,13 +178,6 @@ def test_measures_only_one_side_has_are_listed_not_compared():
 def test_one_trial_is_not_enough_for_an_interval():
     with pytest.raises(ValueError, match="at least 2 trials"):
         compareTrials(*trials(5, 1), tolerance=0.05)
-
-
-def test_a_speedup_fails_on_its_slow_side_only():
-    improvement = Finding(SPEEDUP, 5.0, 6.0, 1.2, 1.15, 1.25, 0.99, 0.05)
-    loss = Finding(SPEEDUP, 6.0, 5.0, 0.83, 0.80, 0.90, 0.99, 0.05)
-    assert not improvement.failed and loss.failed
-    assert loss.change == pytest.approx(1 / 0.83 - 1)
 
 
 def test_a_trial_run_yields_each_variants_seconds_and_each_speedup():
