@@ -14,7 +14,7 @@ import pytest
 from lecture31 import cli
 from lecture31.demos import clustermeasure
 from lecture31.gate import cli as gateCli
-from lecture31.report import cli as reportCli
+from lecture31.report import cli as reportCli, include
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -143,3 +143,47 @@ def test_the_backstop_tolerance_the_pages_give_is_the_one_ci_uses():
     gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
     assert f"--tolerance {used}" in gatePage
     assert f"{float(used):.0%}" in gatePage
+
+
+# --- published copies: every table a page shows from results/ is that file's text ------------
+
+
+def test_every_published_copy_equals_the_file_it_comes_from():
+    stale = include.staleCopies(ROOT)
+    assert [str(path.relative_to(ROOT)) for path in stale] == [], (
+        "run `python -m lecture31.report.include` to refresh them"
+    )
+
+
+def test_the_readme_and_scale_out_copy_the_tables_the_tools_write():
+    assert include.sourcesOf((ROOT / "README.md").read_text(encoding="utf-8")) == [
+        "results/SPEEDUPS.md"
+    ]
+    assert include.sourcesOf((ROOT / "docs" / "scale-out.md").read_text(encoding="utf-8")) == [
+        "results/cluster-model.md"
+    ]
+
+
+def _outsideCopies(text: str) -> list[str]:
+    lines, inside = [], False
+    for line in text.split("\n"):
+        if line.startswith("<!-- include: "):
+            inside = True
+        elif line == "<!-- end include -->":
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("page", PAGES, ids=pageIds(PAGES))
+def test_no_page_holds_a_hand_copy_of_a_results_table_row(page):
+    rows = {
+        line
+        for source in (ROOT / "results").glob("*.md")
+        if source.name != "README.md"
+        for line in source.read_text(encoding="utf-8").split("\n")
+        if line.startswith("| ") and not line.startswith(("| pair ", "| :", "| sensors "))
+    }
+    copied = [line for line in _outsideCopies(page.read_text(encoding="utf-8")) if line in rows]
+    assert copied == [], "mark the copy with <!-- include: ... --> instead"

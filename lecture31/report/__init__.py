@@ -12,6 +12,7 @@
     render.py   Markdown tables and the plain-text summary
     plot.py     what to draw (pure) and the drawing (the plot extra)
     keep.py     what replacing an existing table would lose (a quick or partial run): pure
+    include.py  the pages' copies of results/*.md refreshed between markers (and checked)
     cli.py      python -m lecture31.report (exit statuses and the partial-run rule: its docstring)
 
 All variants of one pair ran in the same session on the same machine, so their ratios carry
