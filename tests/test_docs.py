@@ -187,3 +187,19 @@ def test_no_page_holds_a_hand_copy_of_a_results_table_row(page):
     }
     copied = [line for line in _outsideCopies(page.read_text(encoding="utf-8")) if line in rows]
     assert copied == [], "mark the copy with <!-- include: ... --> instead"
+
+
+def test_the_store_pools_size_is_named_not_written_out():
+    """A pool-size change (the gate's calibration patches one) re-makes the tables, no prose."""
+    from lecture31.pipeline import STORE_THREADS
+
+    stale = re.compile(
+        rf"\b{STORE_THREADS}[ -]threads?\b|ms / {STORE_THREADS}\b|T = {STORE_THREADS}\b"
+    )
+    sources = [*PAGES, *sorted((ROOT / "lecture31").rglob("*.py"))]
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group()}"
+        for path in sources
+        for match in stale.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

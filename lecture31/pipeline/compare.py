@@ -41,9 +41,9 @@ DEFAULT_SCALES = (12, 24, 48)  # requirement 4's table
 #   N), all stores of the gather overlap in one 20 ms wave while N <= STORE_THREADS, and the
 #   normalizations (~1 ms each) spread over the cores. So about 0.15 s at 12, 24 and 48.
 # - A linear cost over a flat one: the ratio climbs with N (limits ~2.4 / 4 / 7x). It stops
-#   climbing once a tier saturates: past STORE_THREADS sensors each extra 48 add a store wave,
-#   and the CPU stage grows as N / cores, so the ratio levels off (here near 21 ms per sensor
-#   over 20 ms / 48 + 1 ms / 2 per sensor, about 20x, reached only in the thousands).
+#   climbing once a tier saturates: past STORE_THREADS sensors each extra STORE_THREADS add a
+#   store wave, and the CPU stage grows as N / cores, so the ratio levels off (near 21 ms per
+#   sensor over 20 ms / STORE_THREADS + 1 ms / cores per sensor, reached only in the thousands).
 
 
 async def compareScales(

@@ -51,11 +51,11 @@ NORMALIZE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 # A store is 20 ms of waiting, not working, so the pool must be wide enough to overlap a whole
 # gather of stores: N stores on T threads take ceil(N / T) waves of 20 ms. The default
 # ThreadPoolExecutor width, min(32, cores + 4), is 6 threads on 2 cores: 8 waves (160 ms) at 48
-# sensors, which alone caps the 48-sensor bound near 3.9x. 48 threads (one per sensor of the
-# largest scale we compare) make it one 20 ms wave and lift the bound to ~7x (the measured
-# speedups: results/SPEEDUPS.md, `pytest bench -k pipeline`). The cap: past 48 sensors stores
-# queue again, one extra 20 ms wave per 48 sensors. Idle threads cost only stack address space
-# (created on demand), so being this wide is cheap.
+# sensors, which alone caps the 48-sensor bound near 3.9x. One thread per sensor of the largest
+# scale we compare (``compare.DEFAULT_SCALES``) makes it one 20 ms wave and lifts the bound to
+# ~7x (the measured speedups: results/SPEEDUPS.md, `pytest bench -k pipeline`). The cap: past
+# STORE_THREADS sensors stores queue again, one extra 20 ms wave per STORE_THREADS sensors. Idle
+# threads cost only stack address space (created on demand), so being this wide is cheap.
 STORE_THREADS = 48
 
 # At most this many sensors in flight: a run of N sensors goes through the stages in windows of
