@@ -11,8 +11,9 @@ compareStreamed:  for each scale, correct then streamed on the same warm pools, 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
 from .._runtime.dispatch import Dispatch
@@ -60,30 +61,18 @@ async def compareScales(
     the fetch latencies this very run slept, with one normalization's cost calibrated here;
     ``efficiency`` is ``idealSeconds / correctSeconds``.
     """
-    checkSeed(seed)
-    checkExecutor(processPool, "processPool")
-    scales = _checkScales(scales)
+    scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
-        await pools.warm()
+    async with _warmPools(processPool) as (processes, threads):
         if processes.batches:
             # A cluster's batch size comes from its measured overhead and a reading's cost:
             # measure both now, so the first timed row does not pay for it.
             await processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
         for sensors in scales:
             naiveSeconds = await _seconds(runNaivePipeline(sensors, seed=seed))
-            fetchSeconds: list[float] = []
-            correctSeconds = await _seconds(
-                _runCorrect(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
-            )
-            idealSeconds = pipelineCriticalPath(
-                fetchSeconds,
-                normalizeSeconds=normalize,
-                processes=processes.workers,
-                threads=STORE_THREADS,
+            correctSeconds, idealSeconds = await _againstBound(
+                _runCorrect, pipelineCriticalPath, sensors, (processes, threads), seed, normalize
             )
             rows.append(
                 _row(sensors, ("naive", naiveSeconds), ("correct", correctSeconds), idealSeconds)
@@ -104,32 +93,24 @@ async def compareStreamed(
     ``efficiency`` (``idealSeconds / streamedSeconds``). The per-task overhead and a reading's
     cost, which size the streamed pipeline's batches, are measured before any timing.
     """
-    checkSeed(seed)
-    checkExecutor(processPool, "processPool")
-    scales = _checkScales(scales)
+    scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
-        await pools.warm()
+    async with _warmPools(processPool) as (processes, threads):
         await processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
         for sensors in scales:
             correctSeconds = await _seconds(_runCorrect(sensors, processes, threads, seed))
-            fetchSeconds: list[float] = []
-            streamedSeconds = await _seconds(
-                _runStreamed(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
+            streamedSeconds, idealSeconds = await _againstBound(
+                _runStreamed, streamedCriticalPath, sensors, (processes, threads), seed, normalize
             )
-            idealSeconds = streamedCriticalPath(
-                fetchSeconds,
-                normalizeSeconds=normalize,
-                processes=processes.workers,
-                threads=STORE_THREADS,
+            rows.append(
+                _row(
+                    sensors,
+                    ("correct", correctSeconds),
+                    ("streamed", streamedSeconds),
+                    idealSeconds,
+                )
             )
-            row = _row(
-                sensors, ("correct", correctSeconds), ("streamed", streamedSeconds), idealSeconds
-            )
-            rows.append(row)
     return rows
 
 
@@ -154,6 +135,43 @@ def _row(
         "idealSeconds": idealSeconds,
         "efficiency": idealSeconds / fastSeconds,
     }
+
+
+@asynccontextmanager
+async def _warmPools(processPool: Executor | None) -> AsyncIterator[tuple[Dispatch, Dispatch]]:
+    """The normalize and store pools, made and warmed before any timing."""
+    async with ownedPools() as pools:
+        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
+        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
+        await pools.warm()
+        yield processes, threads
+
+
+async def _againstBound(
+    run: Callable[..., Awaitable[object]],
+    bound: Callable[..., float],
+    sensors: int,
+    pools: tuple[Dispatch, Dispatch],
+    seed: int | None,
+    normalize: float,
+) -> tuple[float, float]:
+    """The seconds one ``run`` took, and its design's ``bound`` of the fetches it slept."""
+    processes, threads = pools
+    fetchSeconds: list[float] = []
+    seconds = await _seconds(run(sensors, processes, threads, seed, fetchSeconds=fetchSeconds))
+    ideal = bound(
+        fetchSeconds,
+        normalizeSeconds=normalize,
+        processes=processes.workers,
+        threads=STORE_THREADS,
+    )
+    return seconds, ideal
+
+
+def _checkArguments(scales: object, seed: object, processPool: object) -> tuple[int, ...]:
+    checkSeed(seed)
+    checkExecutor(processPool, "processPool")
+    return _checkScales(scales)
 
 
 def _checkScales(scales: object) -> tuple[int, ...]:
