@@ -45,6 +45,7 @@ fetching ahead needed to keep the CPU busy, so it is also nearly tight there).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from .._runtime.schedule import listSchedule, medianSeconds, windows
 from .staged import NORMALIZE_PROCESSES, SENSORS_IN_FLIGHT, STORE_THREADS, sensorRngs
@@ -111,37 +112,14 @@ def pipelineFetchSeconds(numSensors: int, seed: int) -> list[float]:
     return [_fetchDelay(rng) for rng in sensorRngs(range(numSensors), seed)]
 
 
-def pipelineBoundSeconds(
-    numSensors: int,
-    seed: int,
-    *,
-    processes: int = NORMALIZE_PROCESSES,
-    threads: int = STORE_THREADS,
-    normalize: float | None = None,
-) -> float:
-    """The one pipeline bound: ``runCorrectPipeline(numSensors, seed=seed)`` on warm pools."""
-    return _boundSeconds(pipelineCriticalPath, numSensors, seed, processes, threads, normalize)
-
-
-def streamedBoundSeconds(
-    numSensors: int,
-    seed: int,
-    *,
-    processes: int = NORMALIZE_PROCESSES,
-    threads: int = STORE_THREADS,
-    normalize: float | None = None,
-) -> float:
-    """The streamed bound: ``runStreamedPipeline(numSensors, seed=seed)`` on warm pools."""
-    return _boundSeconds(streamedCriticalPath, numSensors, seed, processes, threads, normalize)
-
-
 def _boundSeconds(
     criticalPath: Callable[..., float],
     numSensors: int,
     seed: int,
-    processes: int,
-    threads: int,
-    normalize: float | None,
+    *,
+    processes: int = NORMALIZE_PROCESSES,
+    threads: int = STORE_THREADS,
+    normalize: float | None = None,
 ) -> float:
     """``criticalPath`` of the draws of ``seed``; a normalization is timed here if not given."""
     return criticalPath(
@@ -150,3 +128,9 @@ def _boundSeconds(
         processes=processes,
         threads=threads,
     )
+
+
+# The one bound of each design: runCorrectPipeline / runStreamedPipeline(numSensors, seed=seed)
+# on warm pools of these sizes.
+pipelineBoundSeconds = partial(_boundSeconds, pipelineCriticalPath)
+streamedBoundSeconds = partial(_boundSeconds, streamedCriticalPath)
