@@ -11,18 +11,17 @@ compareStreamed:  for each scale, correct then streamed on the same warm pools, 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
-from .._runtime.dispatch import Dispatch
-from .._runtime.pools import ownedPools
+from .._runtime.pools import WARM_UP_SETTLE_SECONDS
 from .bounds import normalizeSeconds, pipelineCriticalPath, streamedCriticalPath
 from .staged import (
-    NORMALIZE_PROCESSES,
-    STORE_THREAD_NAME,
     STORE_THREADS,
+    _pipelinePools,
+    _Pools,
     _runCorrect,
     runNaivePipeline,
 )
@@ -64,15 +63,15 @@ async def compareScales(
     scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with _warmPools(processPool) as (processes, threads):
-        if processes.batches:
+    async with _warmPools(processPool) as pools:
+        if pools.processes.batches:
             # A cluster's batch size comes from its measured overhead and a reading's cost:
             # measure both now, so the first timed row does not pay for it.
-            await processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
+            await pools.processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
         for sensors in scales:
             naiveSeconds = await _seconds(runNaivePipeline(sensors, seed=seed))
             correctSeconds, idealSeconds = await _againstBound(
-                _runCorrect, pipelineCriticalPath, sensors, (processes, threads), seed, normalize
+                _runCorrect, pipelineCriticalPath, sensors, pools, seed, normalize
             )
             rows.append(
                 _row(sensors, ("naive", naiveSeconds), ("correct", correctSeconds), idealSeconds)
@@ -96,12 +95,12 @@ async def compareStreamed(
     scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with _warmPools(processPool) as (processes, threads):
-        await processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
+    async with _warmPools(processPool) as pools:
+        await pools.processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
         for sensors in scales:
-            correctSeconds = await _seconds(_runCorrect(sensors, processes, threads, seed))
+            correctSeconds = await _seconds(_runCorrect(sensors, pools, seed))
             streamedSeconds, idealSeconds = await _againstBound(
-                _runStreamed, streamedCriticalPath, sensors, (processes, threads), seed, normalize
+                _runStreamed, streamedCriticalPath, sensors, pools, seed, normalize
             )
             rows.append(
                 _row(
@@ -137,32 +136,28 @@ def _row(
     }
 
 
-@asynccontextmanager
-async def _warmPools(processPool: Executor | None) -> AsyncIterator[tuple[Dispatch, Dispatch]]:
-    """The normalize and store pools, made and warmed before any timing."""
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
-        await pools.warm()
-        yield processes, threads
+def _warmPools(
+    processPool: Executor | None,
+) -> AbstractAsyncContextManager[_Pools]:
+    """The runners' pools, made and warmed (settled) before any timing."""
+    return _pipelinePools(processPool, None, settleSeconds=WARM_UP_SETTLE_SECONDS)
 
 
 async def _againstBound(
     run: Callable[..., Awaitable[object]],
     bound: Callable[..., float],
     sensors: int,
-    pools: tuple[Dispatch, Dispatch],
+    pools: _Pools,
     seed: int | None,
     normalize: float,
 ) -> tuple[float, float]:
     """The seconds one ``run`` took, and its design's ``bound`` of the fetches it slept."""
-    processes, threads = pools
     fetchSeconds: list[float] = []
-    seconds = await _seconds(run(sensors, processes, threads, seed, fetchSeconds=fetchSeconds))
+    seconds = await _seconds(run(sensors, pools, seed, fetchSeconds=fetchSeconds))
     ideal = bound(
         fetchSeconds,
         normalizeSeconds=normalize,
-        processes=processes.workers,
+        processes=pools.processes.workers,
         threads=STORE_THREADS,
     )
     return seconds, ideal
@@ -170,7 +165,7 @@ async def _againstBound(
 
 def _checkArguments(scales: object, seed: object, processPool: object) -> tuple[int, ...]:
     checkSeed(seed)
-    checkExecutor(processPool, "processPool")
+    checkExecutor(processPool, "processPool")  # before the scales run, not when pools are made
     return _checkScales(scales)
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import os
 import random
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import BrokenExecutor, Executor
-from typing import TypeVar
+from contextlib import asynccontextmanager
+from typing import NamedTuple, TypeVar
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
 from .._runtime.dispatch import Dispatch
@@ -123,15 +124,18 @@ async def _storeAll(
     )
 
 
+class _Pools(NamedTuple):
+    """A pipeline's two pools, as every runner takes them."""
+
+    processes: Dispatch  # normalize
+    threads: Dispatch  # store
+
+
 async def _runCorrect(
-    numSensors: int,
-    processes: Dispatch,
-    threads: Dispatch,
-    seed: int | None,
-    *,
-    fetchSeconds: list[float] | None = None,
+    numSensors: int, pools: _Pools, seed: int | None, *, fetchSeconds: list[float] | None = None
 ) -> dict:
     """The correct pipeline's aggregate, window by window; appends the fetch latencies slept."""
+    processes, threads = pools
     values: list[float] = []
     normalized: list[dict] = []
     for first in range(0, numSensors, SENSORS_IN_FLIGHT):
@@ -167,14 +171,25 @@ async def runCorrectPipeline(
     thread cannot be killed; it finishes in the background and its pool's thread then exits.
     """
     checkCount(numSensors, "numSensors")
+    checkSeed(seed)
+    async with _pipelinePools(processPool, threadPool) as pools:
+        return await _runCorrect(numSensors, pools, seed)
+
+
+@asynccontextmanager
+async def _pipelinePools(
+    processPool: Executor | None, threadPool: Executor | None, *, settleSeconds: float = 0
+) -> AsyncIterator[_Pools]:
+    """The normalize and store pools of every runner: given ones used and left open, missing
+    ones made (``NORMALIZE_PROCESSES``, ``STORE_THREADS``), started off the loop (see
+    ``OwnedPools.warm``) and shut down on exit."""
     checkExecutor(processPool, "processPool")
     checkExecutor(threadPool, "threadPool")
-    checkSeed(seed)
     async with ownedPools() as pools:
         processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
         threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool))
-        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
-        return await _runCorrect(numSensors, processes, threads, seed)
+        await pools.warm(settleSeconds=settleSeconds)
+        yield _Pools(processes, threads)
 
 
 # --- plumbing ------------------------------------------------------------------------------
