@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import numpy as np
 
@@ -39,6 +39,7 @@ __all__ = (
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "STATISTICS",
+    "BootstrapOptions",
     "GateDecision",
     "Interval",
     "gateDecision",
@@ -48,8 +49,6 @@ __all__ = (
     "statistic",
 )
 
-# Which statistic of a variant's rounds a speedup divides (the report's --stat choices).
-STATISTICS = ("median", "min", "mean")
 
 # 10 000 resamples put the Monte-Carlo error of a 2.5% quantile well under the 0.01x the
 # interval is printed with, at a cost per pair that a report does not notice (time it with
@@ -69,6 +68,9 @@ class _Reducer(Protocol):
 
 
 _REDUCERS: dict[str, _Reducer] = {"median": np.median, "min": np.min, "mean": np.mean}
+
+# Which statistic of a variant's rounds a speedup divides (the report's --stat choices).
+STATISTICS = tuple(_REDUCERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +145,22 @@ def statistic(rounds: Sequence[float], stat: str = "median") -> float:
     return float(_REDUCERS[_checkStat(stat)](_rounds(rounds, "rounds")))
 
 
+class BootstrapOptions(TypedDict, total=False):
+    """The keywords every bootstrap interval takes; missing ones are ``_bootstrapArguments``'s
+    defaults (median, 0.95, DEFAULT_RESAMPLES, DEFAULT_SEED)."""
+
+    stat: str  # one of STATISTICS
+    confidence: float
+    resamples: int
+    seed: int | None
+
+
 def speedupInterval(
     slowRounds: Sequence[float],
     fastRounds: Sequence[float],
     *,
-    stat: str = "median",
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int | None = DEFAULT_SEED,
     paired: bool = False,
+    **options: Unpack[BootstrapOptions],
 ) -> Interval:
     """Percentile-bootstrap interval of ``stat(slowRounds) / stat(fastRounds)``.
 
@@ -164,7 +173,7 @@ def speedupInterval(
     """
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
-    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
+    reduce, confidence, resamples, seed = _bootstrapArguments(**options)
     if not isinstance(paired, bool):
         raise TypeError(f"paired must be a bool, got {paired!r}")
     if paired:
@@ -179,13 +188,7 @@ def speedupInterval(
 
 
 def roundRatioInterval(
-    slowRounds: Sequence[float],
-    fastRounds: Sequence[float],
-    *,
-    stat: str = "median",
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int | None = DEFAULT_SEED,
+    slowRounds: Sequence[float], fastRounds: Sequence[float], **options: Unpack[BootstrapOptions]
 ) -> Interval:
     """Percentile-bootstrap interval of ``stat`` over the rounds' own ratios, ``slow[i] / fast[i]``.
 
@@ -200,7 +203,7 @@ def roundRatioInterval(
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
     _checkPaired(slow, fast)
-    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
+    reduce, confidence, resamples, seed = _bootstrapArguments(**options)
     ratios = slow / fast
     point = float(reduce(ratios))
     generator = np.random.RandomState(seed)
@@ -209,7 +212,11 @@ def roundRatioInterval(
 
 
 def _bootstrapArguments(
-    stat: str, confidence: float, resamples: int, seed: int | None
+    *,
+    stat: str = "median",
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
 ) -> tuple[_Reducer, float, int, int | None]:
     """The checked arguments every bootstrap interval takes: its reducer first."""
     reduce = _REDUCERS[_checkStat(stat)]
