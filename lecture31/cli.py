@@ -1,13 +1,7 @@
 """The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
 
-Exit status (every failure is one line on stderr, never a traceback):
-    0    done
-    1    a fault: a worker died, a --workload batch overran --timeout, no dask scheduler at
-         the address (a refused port is known at once), or the output was lost: stdout
-         closed early (``... | head -1``, said by nothing) or not writable (a full disk: one
-         line); never 0 after lost output
-    2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address
-  130    Ctrl-C          143  SIGTERM
+Exit statuses: ``EXIT_STATUSES`` (every failure is one line on stderr, never a traceback;
+never 0 after lost output); ``--help`` and docs/reliability.md print that table.
 On Ctrl-C and SIGTERM the run is cancelled, so every pool (and a local dask cluster) is shut
 down and every worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
 """
@@ -28,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._runtime.checks import UserInputError
+from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 
@@ -55,12 +50,19 @@ EXIT_FAULT = 1  # a worker died, a cluster could not be reached, a workload hung
 STUCK_THREAD_GRACE_SECONDS = 1.0
 
 
-_EXIT_STATUSES = """exit status (every failure is one line on stderr):
-  0    done
-  1    a fault: a worker died, no dask scheduler at the address (a refused port at once),
-       or stdout lost: closed early (quietly) or not writable (a full disk)
-  2    usage error: a bad option or scheduler address (--scheduler, $LECTURE31_DASK_SCHEDULER)
-  130  Ctrl-C (one line: lecture31: interrupted)     143  SIGTERM"""
+# What each status means, once: the --help epilog and docs/reliability.md's row are this table.
+EXIT_STATUSES = {
+    0: "done",
+    EXIT_FAULT: "a fault: a worker died, a --workload batch overran --timeout, no dask scheduler "
+    "at the address (a refused port or unknown host is known at once; silence is waited for up "
+    "to 30 s), or the output was lost (stdout closed early: quiet; not writable, say a full "
+    "disk: one line)",
+    EXIT_USAGE: "usage error: a bad option, a malformed --scheduler or $LECTURE31_DASK_SCHEDULER "
+    "address, a --workload that cannot run on every tier or that raised (SystemExit and "
+    "KeyboardInterrupt included)",
+    EXIT_INTERRUPTED: "Ctrl-C (one line)",
+    EXIT_TERMINATED: "SIGTERM",
+}
 
 
 class _CommandError(Exception):
@@ -93,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run Lecture 31's exercises and print what they measure.",
         epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items())
         + "\n\n"
-        + _EXIT_STATUSES,
+        + exitEpilog(EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lecture31 import cli
+from lecture31._runtime.exits import exitMarkdownCells
 from lecture31.demos import clustermeasure
 from lecture31.gate import cli as gateCli
 from lecture31.report import cli as reportCli, include
@@ -203,3 +204,37 @@ def test_the_store_pools_size_is_named_not_written_out():
         for match in stale.finditer(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+# --- exit statuses: each command's table in code, its row in docs/reliability.md ---------------
+
+
+def _exitRow(command: str) -> tuple[str, ...]:
+    page = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    [row] = [line for line in page.splitlines() if line.startswith(f"| `{command}` |")]
+    return tuple(cell.strip() for cell in row.strip("|").split(" | ")[1:])
+
+
+@pytest.mark.parametrize(
+    ("command", "statuses"),
+    [
+        ("python -m lecture31", cli.EXIT_STATUSES),
+        ("python -m lecture31.report", reportCli.EXIT_STATUSES),
+    ],
+)
+def test_the_documented_exit_statuses_are_the_commands_own(command, statuses):
+    assert _exitRow(command) == exitMarkdownCells(statuses)
+
+
+@pytest.mark.parametrize("parser", [cli._parser, reportCli._parser])
+def test_every_exit_status_is_in_the_commands_help(parser):
+    help = " ".join(parser().format_help().split())
+    module = cli if parser is cli._parser else reportCli
+    for status, meaning in module.EXIT_STATUSES.items():
+        assert f"{status} {meaning}" in help
+
+
+def test_the_help_says_how_a_workload_that_times_out_or_raises_exits():
+    meanings = cli.EXIT_STATUSES
+    assert "--workload batch overran --timeout" in meanings[cli.EXIT_FAULT]
+    assert "--workload that cannot run on every tier or that raised" in meanings[cli.EXIT_USAGE]
