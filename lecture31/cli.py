@@ -11,33 +11,58 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import math
 import os
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
 
+from . import breaker, fanout, pipeline, tiered, tiers
 from ._runtime.checks import UserInputError
 from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
+from .tiers import WorkloadError
+from .tiers.rounds import WorkloadTimedOut
 
-HOMEWORK = {
-    "tiered": "Exercise 1: three-tier request handler (asyncio + threads + processes)",
-    "fanout": "Exercise 2: fan-out query with adaptive timeout",
-    "breaker": "Exercise 3: circuit breaker against a flaky async service",
-    "pipeline": "Exercise 4: mixed-architecture sensor pipeline benchmark",
+
+@dataclass(frozen=True)
+class Exercise:
+    """One command of the command line: its title, its ``main`` and what that main takes."""
+
+    title: str
+    main: Callable[..., Awaitable[None]]
+    takesProcessPool: bool = False  # main(processPool=): --cpu applies
+    homework: bool = True  # run by ``all``
+
+
+# Every exercise, registered by name (in the order ``all`` runs them).
+EXERCISES: dict[str, Exercise] = {
+    "tiered": Exercise(
+        "Exercise 1: three-tier request handler (asyncio + threads + processes)",
+        tiered.main,
+        takesProcessPool=True,
+    ),
+    "fanout": Exercise("Exercise 2: fan-out query with adaptive timeout", fanout.main),
+    "breaker": Exercise("Exercise 3: circuit breaker against a flaky async service", breaker.main),
+    "pipeline": Exercise(
+        "Exercise 4: mixed-architecture sensor pipeline benchmark",
+        pipeline.main,
+        takesProcessPool=True,
+    ),
+    "tiers": Exercise(
+        "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
+        tiers.main,
+        takesProcessPool=True,
+        homework=False,
+    ),
 }
-EXERCISES = {
-    **HOMEWORK,
-    "tiers": "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
-}
-# The exercises whose main() takes processPool=: --cpu is meaningless for the others.
-CPU_EXERCISES = ("tiered", "pipeline", "tiers")
+HOMEWORK = tuple(name for name, exercise in EXERCISES.items() if exercise.homework)
+CPU_EXERCISES = tuple(name for name, exercise in EXERCISES.items() if exercise.takesProcessPool)
 CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
@@ -93,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lecture31",
         description="Run Lecture 31's exercises and print what they measure.",
-        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items())
+        epilog="\n".join(f"  {name:<9} {ex.title}" for name, ex in EXERCISES.items())
         + "\n\n"
         + exitEpilog(EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -226,9 +251,9 @@ async def _runExercises(plan: _Plan) -> None:
             if task.cancelling():
                 # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
                 raise asyncio.CancelledError
-            module = importlib.import_module(f"lecture31.{name}")
+            exercise = EXERCISES[name]
             keywords: dict[str, Any] = {"seed": plan.seed}
-            if processPool is not None and name in CPU_EXERCISES:
+            if processPool is not None and exercise.takesProcessPool:
                 keywords["processPool"] = processPool
             if plan.workload is not None:
                 keywords["workload"] = plan.workload
@@ -237,16 +262,13 @@ async def _runExercises(plan: _Plan) -> None:
             if plan.timeLimit is not None:
                 keywords["timeLimit"] = plan.timeLimit
             if len(plan.names) > 1:
-                print(f"\n=== {EXERCISES[name]} ===")
-            workloadError = getattr(module, "WorkloadError", None)
+                print(f"\n=== {exercise.title} ===")
             try:
-                await module.main(**keywords)
-            except Exception as exc:
-                if workloadError is not None and isinstance(exc, workloadError):
-                    if getattr(exc, "reason", None) == "timed out":
-                        raise _TimedOut(str(exc), getattr(exc, "stuckThreads", ())) from exc
-                    raise _CommandError(str(exc)) from exc
-                raise
+                await exercise.main(**keywords)
+            except WorkloadTimedOut as exc:
+                raise _TimedOut(str(exc), exc.stuckThreads) from exc
+            except WorkloadError as exc:
+                raise _CommandError(str(exc)) from exc
     # Inside the run, so a closed pipe is found while the pools are still shut in order.
     flushStdout()
 
