@@ -27,6 +27,7 @@ from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 from .tiers import WorkloadError
+from .tiers.show import DEFAULT_TIME_LIMIT
 from .tiers.rounds import WorkloadTimedOut
 
 
@@ -167,7 +168,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=_seconds,
         default=None,
-        help="tiers only: give up (exit 1) when one batch of a workload takes longer (default: 60)",
+        help="tiers only: give up (exit 1) when one batch of a workload takes longer "
+        f"(default: {DEFAULT_TIME_LIMIT:g})",
     )
     return parser
 

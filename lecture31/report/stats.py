@@ -8,10 +8,11 @@
                                                                        |
     Interval + baseline speedup + tolerance --> gateDecision --> pass / fail
 
-Why a bootstrap: a run keeps 5-7 rounds per variant (``stats.data`` in pytest-benchmark JSON),
-too few to trust a normal approximation of a ratio, and the rounds are skewed (a neighbour's
-burst only ever adds time). The percentile bootstrap needs no shape assumption and works on the
-same statistic the table prints (median, or min for the gate). BCa would correct bias better
+Why a bootstrap: a run keeps a handful of rounds per variant (``stats.data`` in pytest-benchmark
+JSON; ``ROUNDS`` in bench/conftest.py), too few to trust a normal approximation of a ratio, and
+the rounds are skewed (a neighbour's burst only ever adds time). The percentile bootstrap needs
+no shape assumption and works on the same statistic the table prints (median, or min for the
+gate). BCa would correct bias better
 but estimates its acceleration from a jackknife, which is itself unstable at n = 5.
 
 By min the bootstrap is known to under-cover (an extreme order statistic: most resamples keep
