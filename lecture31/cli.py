@@ -27,8 +27,8 @@ from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 from .tiers import WorkloadError
-from .tiers.show import DEFAULT_TIME_LIMIT
 from .tiers.rounds import WorkloadTimedOut
+from .tiers.show import DEFAULT_TIME_LIMIT
 
 
 @dataclass(frozen=True)
