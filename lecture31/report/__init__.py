@@ -24,7 +24,7 @@ across machines of different speed; that is what the check compares, never raw s
 """
 
 from .check import (
-    DEFAULT_TOLERANCE,
+    BACKSTOP_TOLERANCE,
     Regression,
     Verdict,
     checkRegressions,
@@ -45,7 +45,7 @@ from .plot import BarGroups, plotBars, plotSeries
 from .render import formatSeconds, isMatrix, renderMarkdown, renderSummary
 
 __all__ = (
-    "DEFAULT_TOLERANCE",
+    "BACKSTOP_TOLERANCE",
     "STATS",
     "BarGroups",
     "Measurement",

@@ -22,7 +22,7 @@ from pathlib import Path
 from .._runtime.atomicwrite import checkTarget, writeAtomically
 from .._runtime.exits import exitEpilog
 from .._runtime.stdout import StdoutLost, flushStdout, guardedStdout
-from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions, ungatedVariants
+from .check import BACKSTOP_TOLERANCE, Verdict, gateDecisions, ungatedVariants
 from .keep import replaceProblem, tableTitle
 from .pairs import pairResults
 from .parse import STATS, ReportError, loadRun, newestRun
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance",
         type=float,
         default=None,
-        help=f"allowed relative drop in speedup for --check (default: {DEFAULT_TOLERANCE})",
+        help=f"allowed relative drop in speedup for --check (default: {BACKSTOP_TOLERANCE})",
     )
     parser.add_argument(
         "--stat",
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    tolerance = BACKSTOP_TOLERANCE if args.tolerance is None else args.tolerance
     if not 0 <= tolerance < 1:
         raise ReportError(f"--tolerance must be in [0, 1), got {args.tolerance!r}")
     if args.tolerance is not None and not args.baseline:
