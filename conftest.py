@@ -41,7 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bench-large",
         action="store_true",
         default=False,
-        help="also run benchmarks marked 'large' (480 sensors); same as adding -m large",
+        help="also run the benchmarks marked 'large' (480 sensors, batching, cluster), beside "
+        "the others (-m large runs the large ones only)",
     )
 
 

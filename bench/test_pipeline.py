@@ -27,6 +27,7 @@ from lecture31 import pipeline
 from lecture31._runtime.dispatch import Dispatch
 from lecture31.pipeline import streamed
 from lecture31.pipeline.bounds import pipelineBoundSeconds, streamedBoundSeconds
+from lecture31.pipeline.staged import _Pools
 
 SEED = 31
 SCALES = (12, 24, 48)
@@ -135,7 +136,7 @@ def test_streamed_pipeline_batching_large(measure, pipelinePools, scale, variant
         scaleLabel="sensors",
         scale=scale,
         kind="large",
-        target=lambda: streamed._runStreamed(scale, processes, threads, SEED),
+        target=lambda: streamed._runStreamed(scale, _Pools(processes, threads), SEED),
         # No idealSeconds: both variants share one bound, and the report would divide the
         # reference's time by it. Their efficiencies: pipeline-480's streamed row, and
         # streamedBoundSeconds(scale, SEED) against each variant's time.

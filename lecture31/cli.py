@@ -1,13 +1,7 @@
 """The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
 
-Exit status (every failure is one line on stderr, never a traceback):
-    0    done
-    1    a fault: a worker died, a --workload batch overran --timeout, no dask scheduler at
-         the address (a refused port is known at once), or the output was lost: stdout
-         closed early (``... | head -1``, said by nothing) or not writable (a full disk: one
-         line); never 0 after lost output
-    2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address
-  130    Ctrl-C          143  SIGTERM
+Exit statuses: ``EXIT_STATUSES`` (every failure is one line on stderr, never a traceback;
+never 0 after lost output); ``--help`` and docs/reliability.md print that table.
 On Ctrl-C and SIGTERM the run is cancelled, so every pool (and a local dask cluster) is shut
 down and every worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
 """
@@ -17,32 +11,59 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import math
 import os
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
 
+from . import breaker, fanout, pipeline, tiered, tiers
 from ._runtime.checks import UserInputError
+from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
+from .tiers import WorkloadError
+from .tiers.rounds import WorkloadTimedOut
+from .tiers.show import DEFAULT_TIME_LIMIT
 
-HOMEWORK = {
-    "tiered": "Exercise 1: three-tier request handler (asyncio + threads + processes)",
-    "fanout": "Exercise 2: fan-out query with adaptive timeout",
-    "breaker": "Exercise 3: circuit breaker against a flaky async service",
-    "pipeline": "Exercise 4: mixed-architecture sensor pipeline benchmark",
+
+@dataclass(frozen=True)
+class Exercise:
+    """One command of the command line: its title, its ``main`` and what that main takes."""
+
+    title: str
+    main: Callable[..., Awaitable[None]]
+    takesProcessPool: bool = False  # main(processPool=): --cpu applies
+    homework: bool = True  # run by ``all``
+
+
+# Every exercise, registered by name (in the order ``all`` runs them).
+EXERCISES: dict[str, Exercise] = {
+    "tiered": Exercise(
+        "Exercise 1: three-tier request handler (asyncio + threads + processes)",
+        tiered.main,
+        takesProcessPool=True,
+    ),
+    "fanout": Exercise("Exercise 2: fan-out query with adaptive timeout", fanout.main),
+    "breaker": Exercise("Exercise 3: circuit breaker against a flaky async service", breaker.main),
+    "pipeline": Exercise(
+        "Exercise 4: mixed-architecture sensor pipeline benchmark",
+        pipeline.main,
+        takesProcessPool=True,
+    ),
+    "tiers": Exercise(
+        "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
+        tiers.main,
+        takesProcessPool=True,
+        homework=False,
+    ),
 }
-EXERCISES = {
-    **HOMEWORK,
-    "tiers": "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
-}
-# The exercises whose main() takes processPool=: --cpu is meaningless for the others.
-CPU_EXERCISES = ("tiered", "pipeline", "tiers")
+HOMEWORK = tuple(name for name, exercise in EXERCISES.items() if exercise.homework)
+CPU_EXERCISES = tuple(name for name, exercise in EXERCISES.items() if exercise.takesProcessPool)
 CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
@@ -55,12 +76,19 @@ EXIT_FAULT = 1  # a worker died, a cluster could not be reached, a workload hung
 STUCK_THREAD_GRACE_SECONDS = 1.0
 
 
-_EXIT_STATUSES = """exit status (every failure is one line on stderr):
-  0    done
-  1    a fault: a worker died, no dask scheduler at the address (a refused port at once),
-       or stdout lost: closed early (quietly) or not writable (a full disk)
-  2    usage error: a bad option or scheduler address (--scheduler, $LECTURE31_DASK_SCHEDULER)
-  130  Ctrl-C (one line: lecture31: interrupted)     143  SIGTERM"""
+# What each status means, once: the --help epilog and docs/reliability.md's row are this table.
+EXIT_STATUSES = {
+    0: "done",
+    EXIT_FAULT: "a fault: a worker died, a --workload batch overran --timeout, no dask scheduler "
+    "at the address (a refused port or unknown host is known at once; silence is waited for up "
+    "to 30 s), or the output was lost (stdout closed early: quiet; not writable, say a full "
+    "disk: one line)",
+    EXIT_USAGE: "usage error: a bad option, a malformed --scheduler or $LECTURE31_DASK_SCHEDULER "
+    "address, a --workload that cannot run on every tier or that raised (SystemExit and "
+    "KeyboardInterrupt included)",
+    EXIT_INTERRUPTED: "Ctrl-C (one line)",
+    EXIT_TERMINATED: "SIGTERM",
+}
 
 
 class _CommandError(Exception):
@@ -91,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lecture31",
         description="Run Lecture 31's exercises and print what they measure.",
-        epilog="\n".join(f"  {name:<9} {text}" for name, text in EXERCISES.items())
+        epilog="\n".join(f"  {name:<9} {ex.title}" for name, ex in EXERCISES.items())
         + "\n\n"
-        + _EXIT_STATUSES,
+        + exitEpilog(EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -140,7 +168,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=_seconds,
         default=None,
-        help="tiers only: give up (exit 1) when one batch of a workload takes longer (default: 60)",
+        help="tiers only: give up (exit 1) when one batch of a workload takes longer "
+        f"(default: {DEFAULT_TIME_LIMIT:g})",
     )
     return parser
 
@@ -224,9 +253,9 @@ async def _runExercises(plan: _Plan) -> None:
             if task.cancelling():
                 # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
                 raise asyncio.CancelledError
-            module = importlib.import_module(f"lecture31.{name}")
+            exercise = EXERCISES[name]
             keywords: dict[str, Any] = {"seed": plan.seed}
-            if processPool is not None and name in CPU_EXERCISES:
+            if processPool is not None and exercise.takesProcessPool:
                 keywords["processPool"] = processPool
             if plan.workload is not None:
                 keywords["workload"] = plan.workload
@@ -235,16 +264,13 @@ async def _runExercises(plan: _Plan) -> None:
             if plan.timeLimit is not None:
                 keywords["timeLimit"] = plan.timeLimit
             if len(plan.names) > 1:
-                print(f"\n=== {EXERCISES[name]} ===")
-            workloadError = getattr(module, "WorkloadError", None)
+                print(f"\n=== {exercise.title} ===")
             try:
-                await module.main(**keywords)
-            except Exception as exc:
-                if workloadError is not None and isinstance(exc, workloadError):
-                    if getattr(exc, "reason", None) == "timed out":
-                        raise _TimedOut(str(exc), getattr(exc, "stuckThreads", ())) from exc
-                    raise _CommandError(str(exc)) from exc
-                raise
+                await exercise.main(**keywords)
+            except WorkloadTimedOut as exc:
+                raise _TimedOut(str(exc), exc.stuckThreads) from exc
+            except WorkloadError as exc:
+                raise _CommandError(str(exc)) from exc
     # Inside the run, so a closed pipe is found while the pools are still shut in order.
     flushStdout()
 

@@ -6,6 +6,7 @@ tests are about what the command line passes on and how it ends, not about the e
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import io
 import os
@@ -21,6 +22,8 @@ import pytest
 
 from lecture31 import cli
 from lecture31._runtime.checks import UserInputError
+from lecture31.tiers import WorkloadError
+from lecture31.tiers.rounds import WorkloadTimedOut
 
 HOMEWORK = ("tiered", "fanout", "breaker", "pipeline")
 
@@ -28,8 +31,14 @@ HOMEWORK = ("tiered", "fanout", "breaker", "pipeline")
 class Recorder:
     """Stands in for every exercise's ``main``: records who was called with what."""
 
-    def __init__(self):
+    def __init__(self, monkeypatch):
         self.calls = []
+        self.monkeypatch = monkeypatch
+
+    def use(self, name, main):
+        """Register ``main`` as exercise ``name``'s for this test."""
+        exercise = dataclasses.replace(cli.EXERCISES[name], main=main)
+        self.monkeypatch.setitem(cli.EXERCISES, name, exercise)
 
     def mainFor(self, name, *, raises=None):
         async def main(**keywords):
@@ -42,11 +51,9 @@ class Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch):
-    recorder = Recorder()
-    for name in (*HOMEWORK, "tiers"):
-        module = types.ModuleType(f"lecture31.{name}")
-        module.main = recorder.mainFor(name)
-        monkeypatch.setitem(sys.modules, f"lecture31.{name}", module)
+    recorder = Recorder(monkeypatch)
+    for name in cli.EXERCISES:
+        recorder.use(name, recorder.mainFor(name))
     return recorder
 
 
@@ -213,7 +220,7 @@ def test_with_all_one_executor_goes_to_the_exercises_that_use_a_process_pool(rec
 def test_the_cpu_executor_is_closed_when_the_exercise_fails(recorder, monkeypatch):
     cluster = FakeCluster()
     installCluster(monkeypatch, cluster)
-    sys.modules["lecture31.pipeline"].main = recorder.mainFor("pipeline", raises=OSError("x"))
+    recorder.use("pipeline", recorder.mainFor("pipeline", raises=OSError("x")))
     with pytest.raises(OSError, match="x"):
         cli.main(["pipeline", "--cpu", "process"])
     assert cluster.closed == 1
@@ -247,12 +254,8 @@ def test_a_json_null_args_is_forwarded_as_given(recorder):
 
 
 def test_a_workload_error_from_tiers_is_one_line_and_exit_2(recorder, capsys):
-    class WorkloadError(Exception):
-        pass
-
-    tiers = sys.modules["lecture31.tiers"]
-    tiers.WorkloadError = WorkloadError
-    tiers.main = recorder.mainFor("tiers", raises=WorkloadError("pkg.mod:fn is not picklable"))
+    error = WorkloadError("not picklable", "pkg.mod:fn is not picklable")
+    recorder.use("tiers", recorder.mainFor("tiers", raises=error))
     assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 2
     assert capsys.readouterr().err == "lecture31: pkg.mod:fn is not picklable\n"
 
@@ -278,21 +281,9 @@ def test_timeout_is_refused_outside_tiers(recorder, capsys):
     assert recorder.calls == []
 
 
-def _workloadError(reason, message, **extra):
-    class WorkloadError(Exception):
-        def __init__(self):
-            super().__init__(message)
-            self.reason = reason
-            self.__dict__.update(extra)
-
-    return WorkloadError
-
-
 def test_a_workload_that_timed_out_is_one_line_and_exit_1(recorder, capsys):
-    error = _workloadError("timed out", "workload 'pkg.mod:fn' did not finish 8 tasks")
-    tiers = sys.modules["lecture31.tiers"]
-    tiers.WorkloadError = error
-    tiers.main = recorder.mainFor("tiers", raises=error())
+    error = WorkloadTimedOut("timed out", "workload 'pkg.mod:fn' did not finish 8 tasks")
+    recorder.use("tiers", recorder.mainFor("tiers", raises=error))
     assert cli.main(["tiers", "--workload", "pkg.mod:fn", "--timeout", "1"]) == 1
     assert capsys.readouterr().err == "lecture31: workload 'pkg.mod:fn' did not finish 8 tasks\n"
 
@@ -302,18 +293,14 @@ def test_after_a_timeout_threads_that_finish_in_time_are_waited_for(recorder, ca
     # the grace period is simply joined, and main returns as usual.
     finishing = threading.Thread(target=time.sleep, args=(0.05,))
     finishing.start()
-    error = _workloadError("timed out", "it hung", stuckThreads=(finishing,))
-    tiers = sys.modules["lecture31.tiers"]
-    tiers.WorkloadError = error
-    tiers.main = recorder.mainFor("tiers", raises=error())
+    error = WorkloadTimedOut("timed out", "it hung", stuckThreads=(finishing,))
+    recorder.use("tiers", recorder.mainFor("tiers", raises=error))
     assert cli.main(["tiers", "--workload", "pkg.mod:fn"]) == 1
     assert not finishing.is_alive()
 
 
 def test_other_errors_from_tiers_are_not_mistaken_for_workload_errors(recorder):
-    tiers = sys.modules["lecture31.tiers"]
-    tiers.WorkloadError = type("WorkloadError", (Exception,), {})
-    tiers.main = recorder.mainFor("tiers", raises=ZeroDivisionError("bug"))
+    recorder.use("tiers", recorder.mainFor("tiers", raises=ZeroDivisionError("bug")))
     with pytest.raises(ZeroDivisionError):
         cli.main(["tiers"])
 
@@ -326,7 +313,7 @@ def test_other_errors_from_tiers_are_not_mistaken_for_workload_errors(recorder):
     ],
 )
 def test_a_dead_worker_or_an_unreachable_cluster_is_one_line_and_exit_1(recorder, capsys, fault):
-    sys.modules["lecture31.pipeline"].main = recorder.mainFor("pipeline", raises=fault)
+    recorder.use("pipeline", recorder.mainFor("pipeline", raises=fault))
     assert cli.main(["pipeline"]) == 1
     err = capsys.readouterr().err
     assert err == f"lecture31: {type(fault).__name__}: {fault}\n"
@@ -336,7 +323,7 @@ def test_a_dead_worker_or_an_unreachable_cluster_is_one_line_and_exit_1(recorder
 
 
 def test_ctrl_c_in_an_exercise_is_one_line_and_exit_130(recorder, capsys):
-    sys.modules["lecture31.fanout"].main = recorder.mainFor("fanout", raises=KeyboardInterrupt)
+    recorder.use("fanout", recorder.mainFor("fanout", raises=KeyboardInterrupt))
     assert cli.main(["all"]) == 130
     assert capsys.readouterr().err == "lecture31: interrupted\n"
     assert [name for name, _ in recorder.calls] == ["tiered", "fanout"]
@@ -351,7 +338,7 @@ def test_sigterm_stops_before_the_next_exercise_even_if_one_swallows_the_cancel(
         except asyncio.CancelledError:
             return  # lost, as 3.11's wait_for can lose it
 
-    sys.modules["lecture31.fanout"].main = swallowing
+    recorder.use("fanout", swallowing)
     assert cli.main(["all"]) == 143
     assert capsys.readouterr().err == (
         "lecture31: terminated (SIGTERM); child processes shut down\n"
@@ -360,7 +347,7 @@ def test_sigterm_stops_before_the_next_exercise_even_if_one_swallows_the_cancel(
 
 
 def test_a_closed_stdout_ends_the_run_quietly_with_exit_1(recorder, capsys):
-    sys.modules["lecture31.tiered"].main = recorder.mainFor("tiered", raises=BrokenPipeError(32))
+    recorder.use("tiered", recorder.mainFor("tiered", raises=BrokenPipeError(32)))
     assert cli.main(["all"]) == 1
     assert capsys.readouterr().err == ""
     assert [name for name, _ in recorder.calls] == ["tiered"]
@@ -376,7 +363,7 @@ def test_a_full_stdout_is_one_line_and_exit_1_never_0(recorder, capsys, monkeypa
         recorder.calls.append(("tiered", keywords))
         print("Exercise 1: ...")
 
-    sys.modules["lecture31.tiered"].main = printing
+    recorder.use("tiered", printing)
     monkeypatch.setattr(sys, "stdout", _FullStdout())
     assert cli.main(["tiered"]) == 1
     assert capsys.readouterr().err == "lecture31: cannot write to stdout: No space left on device\n"
@@ -384,7 +371,7 @@ def test_a_full_stdout_is_one_line_and_exit_1_never_0(recorder, capsys, monkeypa
 
 def test_an_oserror_of_the_run_is_not_mistaken_for_a_lost_stdout(recorder):
     failure = PermissionError(13, "Permission denied", "/etc/x")
-    sys.modules["lecture31.tiered"].main = recorder.mainFor("tiered", raises=failure)
+    recorder.use("tiered", recorder.mainFor("tiered", raises=failure))
     with pytest.raises(PermissionError):
         cli.main(["tiered"])
 
@@ -401,7 +388,7 @@ def test_a_bad_scheduler_address_is_one_line_and_exit_2_before_anything_runs(rec
 def test_a_bad_address_met_inside_an_exercise_is_one_line_and_exit_2(recorder, capsys):
     # tiers opens dask itself when the extra is installed, reading $LECTURE31_DASK_SCHEDULER.
     error = UserInputError("LECTURE31_DASK_SCHEDULER must be a scheduler address, got 'x'")
-    sys.modules["lecture31.tiers"].main = recorder.mainFor("tiers", raises=error)
+    recorder.use("tiers", recorder.mainFor("tiers", raises=error))
     assert cli.main(["tiers"]) == 2
     assert capsys.readouterr().err == f"lecture31: {error}\n"
 

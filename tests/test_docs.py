@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from lecture31 import cli
+from lecture31._runtime.exits import exitMarkdownCells
 from lecture31.demos import clustermeasure
 from lecture31.gate import cli as gateCli
-from lecture31.report import cli as reportCli
+from lecture31.report import cli as reportCli, include
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -143,3 +144,97 @@ def test_the_backstop_tolerance_the_pages_give_is_the_one_ci_uses():
     gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
     assert f"--tolerance {used}" in gatePage
     assert f"{float(used):.0%}" in gatePage
+
+
+# --- published copies: every table a page shows from results/ is that file's text ------------
+
+
+def test_every_published_copy_equals_the_file_it_comes_from():
+    stale = include.staleCopies(ROOT)
+    assert [str(path.relative_to(ROOT)) for path in stale] == [], (
+        "run `python -m lecture31.report.include` to refresh them"
+    )
+
+
+def test_the_readme_and_scale_out_copy_the_tables_the_tools_write():
+    assert include.sourcesOf((ROOT / "README.md").read_text(encoding="utf-8")) == [
+        "results/SPEEDUPS.md"
+    ]
+    assert include.sourcesOf((ROOT / "docs" / "scale-out.md").read_text(encoding="utf-8")) == [
+        "results/cluster-model.md"
+    ]
+
+
+def _outsideCopies(text: str) -> list[str]:
+    lines, inside = [], False
+    for line in text.split("\n"):
+        if line.startswith("<!-- include: "):
+            inside = True
+        elif line == "<!-- end include -->":
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("page", PAGES, ids=pageIds(PAGES))
+def test_no_page_holds_a_hand_copy_of_a_results_table_row(page):
+    rows = {
+        line
+        for source in (ROOT / "results").glob("*.md")
+        if source.name != "README.md"
+        for line in source.read_text(encoding="utf-8").split("\n")
+        if line.startswith("| ") and not line.startswith(("| pair ", "| :", "| sensors "))
+    }
+    copied = [line for line in _outsideCopies(page.read_text(encoding="utf-8")) if line in rows]
+    assert copied == [], "mark the copy with <!-- include: ... --> instead"
+
+
+def test_the_store_pools_size_is_named_not_written_out():
+    """A pool-size change (the gate's calibration patches one) re-makes the tables, no prose."""
+    from lecture31.pipeline import STORE_THREADS
+
+    stale = re.compile(
+        rf"\b{STORE_THREADS}[ -]threads?\b|ms / {STORE_THREADS}\b|T = {STORE_THREADS}\b"
+    )
+    sources = [*PAGES, *sorted((ROOT / "lecture31").rglob("*.py"))]
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group()}"
+        for path in sources
+        for match in stale.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+# --- exit statuses: each command's table in code, its row in docs/reliability.md ---------------
+
+
+def _exitRow(command: str) -> tuple[str, ...]:
+    page = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    [row] = [line for line in page.splitlines() if line.startswith(f"| `{command}` |")]
+    return tuple(cell.strip() for cell in row.strip("|").split(" | ")[1:])
+
+
+@pytest.mark.parametrize(
+    ("command", "statuses"),
+    [
+        ("python -m lecture31", cli.EXIT_STATUSES),
+        ("python -m lecture31.report", reportCli.EXIT_STATUSES),
+    ],
+)
+def test_the_documented_exit_statuses_are_the_commands_own(command, statuses):
+    assert _exitRow(command) == exitMarkdownCells(statuses)
+
+
+@pytest.mark.parametrize("parser", [cli._parser, reportCli._parser])
+def test_every_exit_status_is_in_the_commands_help(parser):
+    help = " ".join(parser().format_help().split())
+    module = cli if parser is cli._parser else reportCli
+    for status, meaning in module.EXIT_STATUSES.items():
+        assert f"{status} {meaning}" in help
+
+
+def test_the_help_says_how_a_workload_that_times_out_or_raises_exits():
+    meanings = cli.EXIT_STATUSES
+    assert "--workload batch overran --timeout" in meanings[cli.EXIT_FAULT]
+    assert "--workload that cannot run on every tier or that raised" in meanings[cli.EXIT_USAGE]

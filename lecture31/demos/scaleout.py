@@ -14,11 +14,11 @@ per reading; batched: ``b = batchSizeFor(N, W, o, c)``)::
     cpu       = max(compute, dispatch) + o       the two overlap; the first task still pays o
     pipeline  = FETCH + cpu + ceil(N / STORE_THREADS) * STORE
 
-``FETCH`` (0.12 s, the slowest fetch) and the store stage (20 ms waves over the client's 48
-threads) stay on the client host: the cluster scales only the CPU stage. Not modelled: the
-network (a reading is ~100 bytes), the client's own per-sensor cost on its event loop, and, on
-one machine, the scheduler and client competing with the workers for its cores (which is why
-the measured one-machine dask run is slower than this model says).
+``FETCH`` (0.12 s, the slowest fetch) and the store stage (20 ms waves over the client's
+STORE_THREADS threads) stay on the client host: the cluster scales only the CPU stage. Not
+modelled: the network (a reading is ~100 bytes), the client's own per-sensor cost on its event
+loop, and, on one machine, the scheduler and client competing with the workers for its cores
+(which is why the measured one-machine dask run is slower than this model says).
 """
 
 from __future__ import annotations

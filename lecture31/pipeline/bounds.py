@@ -9,14 +9,15 @@ The fetch latencies are replayed exactly as the runners draw them (same seed, sa
 generator: its first draw); only the cost of one normalization is measured, here, in-process.
 
 What a barrier costs, by scale. With c the cost of one normalization (~2 ms on CI's machine
-kind), P = 2 processes, T = 48 threads, s = 20 ms per store, fetches of 80-120 ms (the bounds
-below for seed 31, c = 2 ms; 10^5 from uniform draws):
+kind), P = 2 processes, T = STORE_THREADS threads, s = 20 ms per store, fetches of 80-120 ms
+(the bounds: an example for seed 31, c = 2 ms, a pool of T = N threads at 48 sensors; 10^5 from
+uniform draws):
 
-    sensors  staged                            streamed                   bounds, s
-    12       0.12 + N c / P + s                ~0.12 + c + s              0.148 / 0.138  1.07x
-    48       (the same)                        (the same)                 0.188 / 0.151  1.25x
-    480      0.12 + N c / P + 10 s             ~0.08 + N c / P + s        0.80 / 0.58    1.38x
-    10^5     100 x (0.12 + 1000 c / P + 21 s)  ~max(N c / P, N s / T)     154 / 100      1.54x
+    sensors  staged                                 streamed                 bounds, s
+    12       0.12 + N c / P + s                     ~0.12 + c + s            0.148 / 0.138  1.07x
+    48       (the same)                             (the same)               0.188 / 0.151  1.25x
+    480      0.12 + N c / P + ceil(N / T) s         ~0.08 + N c / P + s      0.80 / 0.58    1.38x
+    10^5     100 x (0.12 + 1000 c / P + 1000 s / T) ~max(N c / P, N s / T)   154 / 100      1.54x
 
 - 12-48 sensors: the normalizations (N c / P = 12-48 ms) fit inside the spread of the fetches
   (40 ms). Streamed, they run while later fetches are still in the air and only the last
@@ -24,8 +25,8 @@ below for seed 31, c = 2 ms; 10^5 from uniform draws):
   The barrier costs the whole CPU stage, N c / P: more, the more sensors.
 - 480: the CPU stage (~0.48 s) dominates both. Streamed, it starts at the first landing (80 ms)
   instead of the last (120 ms), and the stores drain at the rate readings leave the CPU, so of
-  the 10 store waves only the last reading's 20 ms is left at the end. The barriers cost the
-  fetch spread and all but one store wave: ~0.22 s.
+  the ceil(N / T) store waves only the last reading's 20 ms is left at the end. The barriers
+  cost the fetch spread and all but one store wave: ~0.22 s.
 - 10^5 (windows of 1000 staged, a sliding window of 1000 chains streamed): staged is the *sum*
   of the stages' times, per window; streamed is the *max* of their rates (the slowest stage
   sets the pace and the others hide behind it). The barrier costs every stage but the slowest.
@@ -44,6 +45,7 @@ fetching ahead needed to keep the CPU busy, so it is also nearly tight there).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from .._runtime.schedule import listSchedule, medianSeconds, windows
 from .staged import NORMALIZE_PROCESSES, SENSORS_IN_FLIGHT, STORE_THREADS, sensorRngs
@@ -110,37 +112,14 @@ def pipelineFetchSeconds(numSensors: int, seed: int) -> list[float]:
     return [_fetchDelay(rng) for rng in sensorRngs(range(numSensors), seed)]
 
 
-def pipelineBoundSeconds(
-    numSensors: int,
-    seed: int,
-    *,
-    processes: int = NORMALIZE_PROCESSES,
-    threads: int = STORE_THREADS,
-    normalize: float | None = None,
-) -> float:
-    """The one pipeline bound: ``runCorrectPipeline(numSensors, seed=seed)`` on warm pools."""
-    return _boundSeconds(pipelineCriticalPath, numSensors, seed, processes, threads, normalize)
-
-
-def streamedBoundSeconds(
-    numSensors: int,
-    seed: int,
-    *,
-    processes: int = NORMALIZE_PROCESSES,
-    threads: int = STORE_THREADS,
-    normalize: float | None = None,
-) -> float:
-    """The streamed bound: ``runStreamedPipeline(numSensors, seed=seed)`` on warm pools."""
-    return _boundSeconds(streamedCriticalPath, numSensors, seed, processes, threads, normalize)
-
-
 def _boundSeconds(
     criticalPath: Callable[..., float],
     numSensors: int,
     seed: int,
-    processes: int,
-    threads: int,
-    normalize: float | None,
+    *,
+    processes: int = NORMALIZE_PROCESSES,
+    threads: int = STORE_THREADS,
+    normalize: float | None = None,
 ) -> float:
     """``criticalPath`` of the draws of ``seed``; a normalization is timed here if not given."""
     return criticalPath(
@@ -149,3 +128,9 @@ def _boundSeconds(
         processes=processes,
         threads=threads,
     )
+
+
+# The one bound of each design: runCorrectPipeline / runStreamedPipeline(numSensors, seed=seed)
+# on warm pools of these sizes.
+pipelineBoundSeconds = partial(_boundSeconds, pipelineCriticalPath)
+streamedBoundSeconds = partial(_boundSeconds, streamedCriticalPath)

@@ -11,17 +11,17 @@ compareStreamed:  for each scale, correct then streamed on the same warm pools, 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
-from .._runtime.dispatch import Dispatch
-from .._runtime.pools import ownedPools
+from .._runtime.pools import WARM_UP_SETTLE_SECONDS
 from .bounds import normalizeSeconds, pipelineCriticalPath, streamedCriticalPath
 from .staged import (
-    NORMALIZE_PROCESSES,
-    STORE_THREAD_NAME,
     STORE_THREADS,
+    _pipelinePools,
+    _Pools,
     _runCorrect,
     runNaivePipeline,
 )
@@ -41,9 +41,9 @@ DEFAULT_SCALES = (12, 24, 48)  # requirement 4's table
 #   N), all stores of the gather overlap in one 20 ms wave while N <= STORE_THREADS, and the
 #   normalizations (~1 ms each) spread over the cores. So about 0.15 s at 12, 24 and 48.
 # - A linear cost over a flat one: the ratio climbs with N (limits ~2.4 / 4 / 7x). It stops
-#   climbing once a tier saturates: past STORE_THREADS sensors each extra 48 add a store wave,
-#   and the CPU stage grows as N / cores, so the ratio levels off (here near 21 ms per sensor
-#   over 20 ms / 48 + 1 ms / 2 per sensor, about 20x, reached only in the thousands).
+#   climbing once a tier saturates: past STORE_THREADS sensors each extra STORE_THREADS add a
+#   store wave, and the CPU stage grows as N / cores, so the ratio levels off (near 21 ms per
+#   sensor over 20 ms / STORE_THREADS + 1 ms / cores per sensor, reached only in the thousands).
 
 
 async def compareScales(
@@ -60,30 +60,18 @@ async def compareScales(
     the fetch latencies this very run slept, with one normalization's cost calibrated here;
     ``efficiency`` is ``idealSeconds / correctSeconds``.
     """
-    checkSeed(seed)
-    checkExecutor(processPool, "processPool")
-    scales = _checkScales(scales)
+    scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
-        await pools.warm()
-        if processes.batches:
+    async with _warmPools(processPool) as pools:
+        if pools.processes.batches:
             # A cluster's batch size comes from its measured overhead and a reading's cost:
             # measure both now, so the first timed row does not pay for it.
-            await processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
+            await pools.processes.map(normalizeReading, [{"sensorId": -1, "rawValue": 50.0}])
         for sensors in scales:
             naiveSeconds = await _seconds(runNaivePipeline(sensors, seed=seed))
-            fetchSeconds: list[float] = []
-            correctSeconds = await _seconds(
-                _runCorrect(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
-            )
-            idealSeconds = pipelineCriticalPath(
-                fetchSeconds,
-                normalizeSeconds=normalize,
-                processes=processes.workers,
-                threads=STORE_THREADS,
+            correctSeconds, idealSeconds = await _againstBound(
+                _runCorrect, pipelineCriticalPath, sensors, pools, seed, normalize
             )
             rows.append(
                 _row(sensors, ("naive", naiveSeconds), ("correct", correctSeconds), idealSeconds)
@@ -104,32 +92,24 @@ async def compareStreamed(
     ``efficiency`` (``idealSeconds / streamedSeconds``). The per-task overhead and a reading's
     cost, which size the streamed pipeline's batches, are measured before any timing.
     """
-    checkSeed(seed)
-    checkExecutor(processPool, "processPool")
-    scales = _checkScales(scales)
+    scales = _checkArguments(scales, seed, processPool)
     normalize = normalizeSeconds()
     rows = []
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME))
-        await pools.warm()
-        await processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
+    async with _warmPools(processPool) as pools:
+        await pools.processes.measure(normalizeReading, {"sensorId": -1, "rawValue": SENSOR_MEAN})
         for sensors in scales:
-            correctSeconds = await _seconds(_runCorrect(sensors, processes, threads, seed))
-            fetchSeconds: list[float] = []
-            streamedSeconds = await _seconds(
-                _runStreamed(sensors, processes, threads, seed, fetchSeconds=fetchSeconds)
+            correctSeconds = await _seconds(_runCorrect(sensors, pools, seed))
+            streamedSeconds, idealSeconds = await _againstBound(
+                _runStreamed, streamedCriticalPath, sensors, pools, seed, normalize
             )
-            idealSeconds = streamedCriticalPath(
-                fetchSeconds,
-                normalizeSeconds=normalize,
-                processes=processes.workers,
-                threads=STORE_THREADS,
+            rows.append(
+                _row(
+                    sensors,
+                    ("correct", correctSeconds),
+                    ("streamed", streamedSeconds),
+                    idealSeconds,
+                )
             )
-            row = _row(
-                sensors, ("correct", correctSeconds), ("streamed", streamedSeconds), idealSeconds
-            )
-            rows.append(row)
     return rows
 
 
@@ -154,6 +134,39 @@ def _row(
         "idealSeconds": idealSeconds,
         "efficiency": idealSeconds / fastSeconds,
     }
+
+
+def _warmPools(
+    processPool: Executor | None,
+) -> AbstractAsyncContextManager[_Pools]:
+    """The runners' pools, made and warmed (settled) before any timing."""
+    return _pipelinePools(processPool, None, settleSeconds=WARM_UP_SETTLE_SECONDS)
+
+
+async def _againstBound(
+    run: Callable[..., Awaitable[object]],
+    bound: Callable[..., float],
+    sensors: int,
+    pools: _Pools,
+    seed: int | None,
+    normalize: float,
+) -> tuple[float, float]:
+    """The seconds one ``run`` took, and its design's ``bound`` of the fetches it slept."""
+    fetchSeconds: list[float] = []
+    seconds = await _seconds(run(sensors, pools, seed, fetchSeconds=fetchSeconds))
+    ideal = bound(
+        fetchSeconds,
+        normalizeSeconds=normalize,
+        processes=pools.processes.workers,
+        threads=STORE_THREADS,
+    )
+    return seconds, ideal
+
+
+def _checkArguments(scales: object, seed: object, processPool: object) -> tuple[int, ...]:
+    checkSeed(seed)
+    checkExecutor(processPool, "processPool")  # before the scales run, not when pools are made
+    return _checkScales(scales)
 
 
 def _checkScales(scales: object) -> tuple[int, ...]:

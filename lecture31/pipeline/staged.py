@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import os
 import random
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import BrokenExecutor, Executor
-from typing import TypeVar
+from contextlib import asynccontextmanager
+from typing import NamedTuple, TypeVar
 
 from .._runtime.checks import checkCount, checkExecutor, checkSeed
 from .._runtime.dispatch import Dispatch
@@ -51,11 +52,11 @@ NORMALIZE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 # A store is 20 ms of waiting, not working, so the pool must be wide enough to overlap a whole
 # gather of stores: N stores on T threads take ceil(N / T) waves of 20 ms. The default
 # ThreadPoolExecutor width, min(32, cores + 4), is 6 threads on 2 cores: 8 waves (160 ms) at 48
-# sensors, which alone caps the 48-sensor bound near 3.9x. 48 threads (one per sensor of the
-# largest scale we compare) make it one 20 ms wave and lift the bound to ~7x (the measured
-# speedups: results/SPEEDUPS.md, `pytest bench -k pipeline`). The cap: past 48 sensors stores
-# queue again, one extra 20 ms wave per 48 sensors. Idle threads cost only stack address space
-# (created on demand), so being this wide is cheap.
+# sensors, which alone caps the 48-sensor bound near 3.9x. One thread per sensor of the largest
+# scale we compare (``compare.DEFAULT_SCALES``) makes it one 20 ms wave and lifts the bound to
+# ~7x (the measured speedups: results/SPEEDUPS.md, `pytest bench -k pipeline`). The cap: past
+# STORE_THREADS sensors stores queue again, one extra 20 ms wave per STORE_THREADS sensors. Idle
+# threads cost only stack address space (created on demand), so being this wide is cheap.
 STORE_THREADS = 48
 
 # At most this many sensors in flight: a run of N sensors goes through the stages in windows of
@@ -123,15 +124,18 @@ async def _storeAll(
     )
 
 
+class _Pools(NamedTuple):
+    """A pipeline's two pools, as every runner takes them."""
+
+    processes: Dispatch  # normalize
+    threads: Dispatch  # store
+
+
 async def _runCorrect(
-    numSensors: int,
-    processes: Dispatch,
-    threads: Dispatch,
-    seed: int | None,
-    *,
-    fetchSeconds: list[float] | None = None,
+    numSensors: int, pools: _Pools, seed: int | None, *, fetchSeconds: list[float] | None = None
 ) -> dict:
     """The correct pipeline's aggregate, window by window; appends the fetch latencies slept."""
+    processes, threads = pools
     values: list[float] = []
     normalized: list[dict] = []
     for first in range(0, numSensors, SENSORS_IN_FLIGHT):
@@ -167,14 +171,25 @@ async def runCorrectPipeline(
     thread cannot be killed; it finishes in the background and its pool's thread then exits.
     """
     checkCount(numSensors, "numSensors")
+    checkSeed(seed)
+    async with _pipelinePools(processPool, threadPool) as pools:
+        return await _runCorrect(numSensors, pools, seed)
+
+
+@asynccontextmanager
+async def _pipelinePools(
+    processPool: Executor | None, threadPool: Executor | None, *, settleSeconds: float = 0
+) -> AsyncIterator[_Pools]:
+    """The normalize and store pools of every runner: given ones used and left open, missing
+    ones made (``NORMALIZE_PROCESSES``, ``STORE_THREADS``), started off the loop (see
+    ``OwnedPools.warm``) and shut down on exit."""
     checkExecutor(processPool, "processPool")
     checkExecutor(threadPool, "threadPool")
-    checkSeed(seed)
     async with ownedPools() as pools:
         processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
         threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool))
-        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
-        return await _runCorrect(numSensors, processes, threads, seed)
+        await pools.warm(settleSeconds=settleSeconds)
+        yield _Pools(processes, threads)
 
 
 # --- plumbing ------------------------------------------------------------------------------

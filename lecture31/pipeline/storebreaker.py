@@ -13,16 +13,13 @@ import functools
 import random
 from concurrent.futures import Executor
 
-from .._runtime.checks import checkCount, checkExecutor, checkProbability, checkSeed
+from .._runtime.checks import checkCount, checkProbability, checkSeed
 from .._runtime.dispatch import Dispatch
-from .._runtime.pools import ownedPools
 from ..breaker import CircuitBreaker, CircuitOpenError
 from .staged import (
-    NORMALIZE_PROCESSES,
-    STORE_THREAD_NAME,
-    STORE_THREADS,
     _fetchAll,
     _normalizeAll,
+    _pipelinePools,
     sensorRngs,
 )
 from .stages import storeReading
@@ -79,16 +76,11 @@ async def runStorageBreakerBatches(
     checkCount(sensorsPerBatch, "sensorsPerBatch")
     checkProbability(failureProbability, "failureProbability")
     checkSeed(seed)
-    checkExecutor(processPool, "processPool")
-    checkExecutor(threadPool, "threadPool")
     if breaker is None:
         breaker = CircuitBreaker(BREAKER_FAILURE_THRESHOLD, BREAKER_RESET_SECONDS)
     rows = []
     sensorIds = range(sensorsPerBatch)
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool))
-        await pools.warm(settleSeconds=0)  # start what we own off the loop (see warm)
+    async with _pipelinePools(processPool, threadPool) as (processes, threads):
         for batch in range(1, batches + 1):
             rngs = sensorRngs(sensorIds, seed, "batch", batch)
             readings, _ = await _fetchAll(sensorIds, rngs)

@@ -23,16 +23,14 @@ import random
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Executor
 
-from .._runtime.checks import checkCount, checkExecutor, checkSeed
+from .._runtime.checks import checkCount, checkSeed
 from .._runtime.coalescing import Coalescer
 from .._runtime.dispatch import Dispatch
 from .._runtime.gathering import gatherWindowed
-from .._runtime.pools import ownedPools
 from .staged import (
-    NORMALIZE_PROCESSES,
     SENSORS_IN_FLIGHT,
-    STORE_THREAD_NAME,
-    STORE_THREADS,
+    _pipelinePools,
+    _Pools,
     _stage,
     sensorRngs,
 )
@@ -62,14 +60,10 @@ def _chains(
 
 
 async def _runStreamed(
-    numSensors: int,
-    processes: Dispatch,
-    threads: Dispatch,
-    seed: int | None,
-    *,
-    fetchSeconds: list[float] | None = None,
+    numSensors: int, pools: _Pools, seed: int | None, *, fetchSeconds: list[float] | None = None
 ) -> dict:
     """The streamed pipeline's aggregate; appends the fetch latencies slept, in sensor order."""
+    processes, threads = pools
     # Normalizations go one task each while a worker has room, and coalesce into batches
     # only while every worker is busy, as big as pays at this scale (Dispatch.stream).
     async with processes.stream(normalizeReading, numItems=numSensors) as normalize:
@@ -98,11 +92,6 @@ async def runStreamedPipeline(
     (a store already blocking its thread finishes in the background).
     """
     checkCount(numSensors, "numSensors")
-    checkExecutor(processPool, "processPool")
-    checkExecutor(threadPool, "threadPool")
     checkSeed(seed)
-    async with ownedPools() as pools:
-        processes = Dispatch(pools.processes(NORMALIZE_PROCESSES, given=processPool))
-        threads = Dispatch(pools.threads(STORE_THREADS, STORE_THREAD_NAME, given=threadPool))
-        await pools.warm(settleSeconds=0)
-        return await _runStreamed(numSensors, processes, threads, seed)
+    async with _pipelinePools(processPool, threadPool) as pools:
+        return await _runStreamed(numSensors, pools, seed)

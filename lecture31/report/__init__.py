@@ -12,6 +12,7 @@
     render.py   Markdown tables and the plain-text summary
     plot.py     what to draw (pure) and the drawing (the plot extra)
     keep.py     what replacing an existing table would lose (a quick or partial run): pure
+    include.py  the pages' copies of results/*.md refreshed between markers (and checked)
     cli.py      python -m lecture31.report (exit statuses and the partial-run rule: its docstring)
 
 All variants of one pair ran in the same session on the same machine, so their ratios carry
@@ -23,7 +24,7 @@ across machines of different speed; that is what the check compares, never raw s
 """
 
 from .check import (
-    DEFAULT_TOLERANCE,
+    BACKSTOP_TOLERANCE,
     Regression,
     Verdict,
     checkRegressions,
@@ -44,7 +45,7 @@ from .plot import BarGroups, plotBars, plotSeries
 from .render import formatSeconds, isMatrix, renderMarkdown, renderSummary
 
 __all__ = (
-    "DEFAULT_TOLERANCE",
+    "BACKSTOP_TOLERANCE",
     "STATS",
     "BarGroups",
     "Measurement",

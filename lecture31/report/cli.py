@@ -1,13 +1,8 @@
 """``python -m lecture31.report``: read a run, print and write its tables, check it, plot it.
 
-Exit status (every failure one line on stderr; files are written only on 0):
-    0    fine (and written)
-    1    a regression (with --check)
-    2    unusable input, or nothing written: an unreadable run (a symlink loop too), a target
-         that is not a regular file (a FIFO, a device, a directory), a write or stdout that
-         failed (a full disk), or a quick or partial run that would replace a fuller table
-  141    stdout closed early (``| head -1``): quietly, nothing written (not 1: that means a
-         regression to --check; 141 is what a shell reports for a tool killed by SIGPIPE)
+Exit statuses: ``EXIT_STATUSES`` (every failure one line on stderr; files are written only on
+0); ``--help`` and docs/reliability.md print that table. 141 for a closed stdout is what a shell
+reports for a tool killed by SIGPIPE, and not 1, which --check's caller reads as a regression.
 
 The partial-run rule: a run replaces an existing table (results/SPEEDUPS.md by default) only if
 it keeps every pair and column that table holds and, unless the table was itself made from a
@@ -25,8 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._runtime.atomicwrite import checkTarget, writeAtomically
+from .._runtime.exits import exitEpilog
 from .._runtime.stdout import StdoutLost, flushStdout, guardedStdout
-from .check import DEFAULT_TOLERANCE, Verdict, gateDecisions, ungatedVariants
+from .check import BACKSTOP_TOLERANCE, Verdict, gateDecisions, ungatedVariants
 from .keep import replaceProblem, tableTitle
 from .pairs import pairResults
 from .parse import STATS, ReportError, loadRun, newestRun
@@ -44,6 +40,17 @@ EXIT_REGRESSION = 1
 EXIT_INPUT = 2
 EXIT_CLOSED_STDOUT = 141  # 128 + SIGPIPE
 
+# What each status means, once: the --help epilog and docs/reliability.md's row are this table.
+EXIT_STATUSES = {
+    0: "fine (and written)",
+    EXIT_REGRESSION: "a regression (with --check)",
+    EXIT_INPUT: "unusable input or nothing written: an unreadable run (a symlink loop too), a "
+    "target that is not a regular file (a FIFO, a device, a directory), a failed write or stdout "
+    "(a full disk), a quick or partial run that would replace a fuller table (see --force)",
+    EXIT_CLOSED_STDOUT: "stdout closed early: quiet, nothing written (not 1, which --check reads "
+    "as a regression)",
+}
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -51,9 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Speedup tables (Markdown) from a pytest-benchmark JSON run, and a "
         "regression check against a baseline run. Nothing is written unless every input is "
         "valid (and, with --check, the check passed); files are replaced atomically.",
-        epilog="exit status: 0 fine; 1 a regression (--check); 2 unusable input or nothing "
-        "written (a target that is not a regular file, a failed write, or a quick or partial "
-        "run that would replace a fuller table: see --force); 141 stdout closed early",
+        epilog=exitEpilog(EXIT_STATUSES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("run", nargs="?", help="run JSON (default: newest under --results)")
     parser.add_argument("--results", default="results", help="results folder (default: results)")
@@ -68,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance",
         type=float,
         default=None,
-        help=f"allowed relative drop in speedup for --check (default: {DEFAULT_TOLERANCE})",
+        help=f"allowed relative drop in speedup for --check (default: {BACKSTOP_TOLERANCE})",
     )
     parser.add_argument(
         "--stat",
@@ -152,8 +158,7 @@ def _writeAll(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """0: fine; 1: a regression (--check); 2: unusable input or nothing written; 141: stdout
-    closed early. Writes only on 0 (the module docstring has the whole list)."""
+    """The exit status (``EXIT_STATUSES``); writes only on 0."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.check and not args.baseline:
@@ -172,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    tolerance = BACKSTOP_TOLERANCE if args.tolerance is None else args.tolerance
     if not 0 <= tolerance < 1:
         raise ReportError(f"--tolerance must be in [0, 1), got {args.tolerance!r}")
     if args.tolerance is not None and not args.baseline:

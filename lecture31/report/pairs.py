@@ -69,7 +69,8 @@ class PairResult:
     """One workload timed as a reference variant and one or more others, in one session.
 
     Speedup of a variant = reference seconds / variant seconds. The two-variant names
-    (``slowVariant``, ``fastVariant``, ``speedup``, ...) describe the first non-reference variant.
+    (``referenceName``, ``variantName``, ``speedup``, ...) describe the first non-reference
+    variant.
     """
 
     comparison: str
@@ -151,19 +152,19 @@ class PairResult:
 
     # --- the two-variant view (the first non-reference variant) ---
     @property
-    def slowVariant(self) -> str:
+    def referenceName(self) -> str:
         return self.reference.variant
 
     @property
-    def fastVariant(self) -> str:
+    def variantName(self) -> str:
         return self.others[0].variant
 
     @property
-    def slowSeconds(self) -> float:
+    def referenceSeconds(self) -> float:
         return self.reference.seconds
 
     @property
-    def fastSeconds(self) -> float:
+    def variantSeconds(self) -> float:
         return self.others[0].seconds
 
     @property
@@ -172,17 +173,17 @@ class PairResult:
 
     @property
     def speedup(self) -> float:
-        return self.speedupOf(self.fastVariant)
+        return self.speedupOf(self.variantName)
 
     @property
     def idealSpeedup(self) -> float | None:
         """The speedup the fast variant would show if it ran at its critical-path bound."""
-        return self.idealSpeedupOf(self.fastVariant)
+        return self.idealSpeedupOf(self.variantName)
 
     @property
     def efficiency(self) -> float | None:
         """Bound / measured: 1.0 means the fast variant runs at its critical path."""
-        return self.efficiencyOf(self.fastVariant)
+        return self.efficiencyOf(self.variantName)
 
     @property
     def calls(self) -> int | None:
@@ -193,7 +194,7 @@ class PairResult:
         """Seconds the fast variant adds per call (pairs that time ``calls`` calls per round)."""
         if not self.calls:
             return None
-        return (self.fastSeconds - self.slowSeconds) / self.calls
+        return (self.variantSeconds - self.referenceSeconds) / self.calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ def plotSeries(results: Sequence[PairResult]) -> dict[str, dict[str, list[float]
         rows = [r for r in results if r.comparison == comparison]
         if isMatrix(rows) or len({r.scale for r in rows}) < 2:
             continue
-        bounds = [_bounds(r, r.fastVariant) for r in rows]
+        bounds = [_bounds(r, r.variantName) for r in rows]
         series[comparison] = {
             "scale": [float(r.scale) for r in rows],
             "speedup": [r.speedup for r in rows],

@@ -44,7 +44,7 @@ def _table(headers: list[str], body: list[list[str]]) -> list[str]:
 
 def _pairTable(rows: Sequence[PairResult]) -> list[str]:
     """Two variants per pair: both times, the speedup, the bound and any extra columns."""
-    slow, fast, stat = rows[0].slowVariant, rows[0].fastVariant, rows[0].stat
+    slow, fast, stat = rows[0].referenceName, rows[0].variantName, rows[0].stat
     withCalls = any(r.calls for r in rows)
     # Pairs timed per call (the breaker against a bare call) measure what the fast variant
     # costs, not what it buys: say how many times the reference's time it takes.
@@ -62,9 +62,9 @@ def _pairTable(rows: Sequence[PairResult]) -> list[str]:
         cells = [
             r.pair,
             str(r.scale),
-            formatSeconds(r.slowSeconds),
-            formatSeconds(r.fastSeconds),
-            _costText(r) if withCalls else r.speedupText(r.fastVariant),
+            formatSeconds(r.referenceSeconds),
+            formatSeconds(r.variantSeconds),
+            _costText(r) if withCalls else r.speedupText(r.variantName),
         ]
         if withIdeal:
             cells += [_optional(r.idealSpeedup, ".2f") + "x" * (r.idealSpeedup is not None)]
@@ -74,8 +74,8 @@ def _pairTable(rows: Sequence[PairResult]) -> list[str]:
             if r.calls and r.overheadPerCall is not None:
                 cells[-4:] = [
                     str(r.calls),
-                    formatSeconds(r.slowSeconds / r.calls),
-                    formatSeconds(r.fastSeconds / r.calls),
+                    formatSeconds(r.referenceSeconds / r.calls),
+                    formatSeconds(r.variantSeconds / r.calls),
                     formatSeconds(r.overheadPerCall),
                 ]
         cells += [_columnCell(r.variants, label) for label in labels]
@@ -86,7 +86,7 @@ def _pairTable(rows: Sequence[PairResult]) -> list[str]:
 def _costText(r: PairResult) -> str:
     """The fast variant's time over the reference's, ``5.66x (4.76-5.88)``: the speedup turned
     round, its interval with it."""
-    interval = r.intervalOf(r.fastVariant)
+    interval = r.intervalOf(r.variantName)
     if interval is None:
         return f"{1 / r.speedup:.2f}x"
     return f"{1 / interval.point:.2f}x ({1 / interval.high:.2f}-{1 / interval.low:.2f})"

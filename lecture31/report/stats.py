@@ -8,10 +8,11 @@
                                                                        |
     Interval + baseline speedup + tolerance --> gateDecision --> pass / fail
 
-Why a bootstrap: a run keeps 5-7 rounds per variant (``stats.data`` in pytest-benchmark JSON),
-too few to trust a normal approximation of a ratio, and the rounds are skewed (a neighbour's
-burst only ever adds time). The percentile bootstrap needs no shape assumption and works on the
-same statistic the table prints (median, or min for the gate). BCa would correct bias better
+Why a bootstrap: a run keeps a handful of rounds per variant (``stats.data`` in pytest-benchmark
+JSON; ``ROUNDS`` in bench/conftest.py), too few to trust a normal approximation of a ratio, and
+the rounds are skewed (a neighbour's burst only ever adds time). The percentile bootstrap needs
+no shape assumption and works on the same statistic the table prints (median, or min for the
+gate). BCa would correct bias better
 but estimates its acceleration from a jackknife, which is itself unstable at n = 5.
 
 By min the bootstrap is known to under-cover (an extreme order statistic: most resamples keep
@@ -29,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import numpy as np
 
@@ -39,6 +40,7 @@ __all__ = (
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "STATISTICS",
+    "BootstrapOptions",
     "GateDecision",
     "Interval",
     "gateDecision",
@@ -48,8 +50,6 @@ __all__ = (
     "statistic",
 )
 
-# Which statistic of a variant's rounds a speedup divides (the report's --stat choices).
-STATISTICS = ("median", "min", "mean")
 
 # 10 000 resamples put the Monte-Carlo error of a 2.5% quantile well under the 0.01x the
 # interval is printed with, at a cost per pair that a report does not notice (time it with
@@ -69,6 +69,9 @@ class _Reducer(Protocol):
 
 
 _REDUCERS: dict[str, _Reducer] = {"median": np.median, "min": np.min, "mean": np.mean}
+
+# Which statistic of a variant's rounds a speedup divides (the report's --stat choices).
+STATISTICS = tuple(_REDUCERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +146,22 @@ def statistic(rounds: Sequence[float], stat: str = "median") -> float:
     return float(_REDUCERS[_checkStat(stat)](_rounds(rounds, "rounds")))
 
 
+class BootstrapOptions(TypedDict, total=False):
+    """The keywords every bootstrap interval takes; missing ones are ``_bootstrapArguments``'s
+    defaults (median, 0.95, DEFAULT_RESAMPLES, DEFAULT_SEED)."""
+
+    stat: str  # one of STATISTICS
+    confidence: float
+    resamples: int
+    seed: int | None
+
+
 def speedupInterval(
     slowRounds: Sequence[float],
     fastRounds: Sequence[float],
     *,
-    stat: str = "median",
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int | None = DEFAULT_SEED,
     paired: bool = False,
+    **options: Unpack[BootstrapOptions],
 ) -> Interval:
     """Percentile-bootstrap interval of ``stat(slowRounds) / stat(fastRounds)``.
 
@@ -164,7 +174,7 @@ def speedupInterval(
     """
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
-    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
+    reduce, confidence, resamples, seed = _bootstrapArguments(**options)
     if not isinstance(paired, bool):
         raise TypeError(f"paired must be a bool, got {paired!r}")
     if paired:
@@ -179,13 +189,7 @@ def speedupInterval(
 
 
 def roundRatioInterval(
-    slowRounds: Sequence[float],
-    fastRounds: Sequence[float],
-    *,
-    stat: str = "median",
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int | None = DEFAULT_SEED,
+    slowRounds: Sequence[float], fastRounds: Sequence[float], **options: Unpack[BootstrapOptions]
 ) -> Interval:
     """Percentile-bootstrap interval of ``stat`` over the rounds' own ratios, ``slow[i] / fast[i]``.
 
@@ -200,7 +204,7 @@ def roundRatioInterval(
     slow = _rounds(slowRounds, "slowRounds")
     fast = _rounds(fastRounds, "fastRounds")
     _checkPaired(slow, fast)
-    reduce, confidence, resamples, seed = _bootstrapArguments(stat, confidence, resamples, seed)
+    reduce, confidence, resamples, seed = _bootstrapArguments(**options)
     ratios = slow / fast
     point = float(reduce(ratios))
     generator = np.random.RandomState(seed)
@@ -209,7 +213,11 @@ def roundRatioInterval(
 
 
 def _bootstrapArguments(
-    stat: str, confidence: float, resamples: int, seed: int | None
+    *,
+    stat: str = "median",
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int | None = DEFAULT_SEED,
 ) -> tuple[_Reducer, float, int, int | None]:
     """The checked arguments every bootstrap interval takes: its reducer first."""
     reduce = _REDUCERS[_checkStat(stat)]

@@ -56,9 +56,16 @@ __all__ = (
     "SAMPLE_SECONDS",
     "WORKLOAD_SECONDS",
     "Timed",
+    "WorkloadTimedOut",
     "repeatsFor",
     "timeInterleaved",
 )
+
+
+class WorkloadTimedOut(WorkloadError):
+    """Raised by the rounds when a batch of the user's function overran the time limit: the
+    command line exits 1 on it, 2 on every other ``WorkloadError`` (told apart by type)."""
+
 
 # Timed rounds per workload: ROUNDS, then more while any tier's 95% interval is wider than
 # PRECISION (high / low), up to MAX_ROUNDS; none once WORKLOAD_SECONDS have gone on its rounds,
@@ -209,7 +216,7 @@ def _timedOut(
         terminatePool(executor)
         ended = "; its process workers were ended"
     stuck = tuple(executor._threads) if isinstance(executor, ThreadPoolExecutor) else ()
-    return WorkloadError(
+    return WorkloadTimedOut(
         "timed out",
         f"workload {workload.name!r} did not finish {tasks} tasks on tier {tier!r} within "
         f"{timeLimit:g} s (the time limit of a batch: --timeout){ended}",

@@ -23,7 +23,7 @@ from fakes import sessionMembers, sigintNotIgnoredAcrossExec
 from lecture31._runtime import lifecycle as _lifecycle, pools as _pools
 
 # Bounds, not expectations: on a loaded 2-core machine a cancelled run takes about 0.5 s to
-# exit and its fork server and tracker 0.3 s more (see the README's Reliability section).
+# exit and its fork server and tracker 0.3 s more (see docs/reliability.md).
 START_TIMEOUT = 60
 EXIT_TIMEOUT = 20
 GONE_TIMEOUT = 10
@@ -430,7 +430,7 @@ def test_ctrl_c_with_dask_in_the_run_is_one_line_130_and_leaves_nothing(
     assert run.survivors() == ""
 
 
-# --- the README's Reliability figures: python tests/test_signals.py [TRIALS] -------------------
+# --- docs/reliability.md's figures: python tests/runtime/test_signals.py [TRIALS] ------------
 
 _SCENARIOS = [
     ("pipeline", "SIGTERM", "parent"),

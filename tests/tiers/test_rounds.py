@@ -14,6 +14,7 @@ import pytest
 from fakes import sessionSurvivors
 
 from lecture31.tiers import WorkloadError, matrix as tierMatrix, rounds
+from lecture31.tiers.rounds import WorkloadTimedOut
 from lecture31.tiers.userworkload import userWorkload
 from lecture31.tiers.workloads import Kind, Workload, blockingIo
 
@@ -162,6 +163,7 @@ async def test_a_batch_that_hangs_in_a_worker_process_is_cut_off_and_its_workers
         await tierMatrix.runMatrix(
             [workload], ["threads", "processes"], tasks=4, workers=2, seed=1, timeLimit=1.0
         )
+    assert isinstance(raised.value, WorkloadTimedOut)  # what the command line exits 1 on
     assert raised.value.reason == "timed out"
     assert str(raised.value) == (
         "workload 'userworkload:hangsInAWorkerProcess' did not finish 4 tasks on tier "
