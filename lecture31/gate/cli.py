@@ -261,8 +261,7 @@ def _controlLine(outcome: Outcome) -> tuple[str, bool]:
     if found is None:
         return f"not measured (a side's bench has no gate-control): {expected}", False
     figures = (
-        f"{found.change:+.1%} (interval {found.low:.3f}-{found.high:.3f}, tolerance"
-        f" {found.tolerance:.1%})"
+        f"{found.change:+.1%} (interval {found.intervalText}, tolerance {found.tolerance:.1%})"
     )
     if found.verdict is Verdict.REGRESSED:
         return f"caught: {expected}, measured {figures}", False

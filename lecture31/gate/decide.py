@@ -172,9 +172,20 @@ class Finding:
             f"{self.verdict:10} {self.measure.name}: base {self.base:.4g}{unit}, head"
             f" {self.head:.4g}{unit}, {abs(self.change):.1%}"
             f" {worse if self.change > 0 else 'better'} (head/base {self.ratio:.3f},"
-            f" {self.confidence:.2%} interval {self.low:.3f}-{self.high:.3f}, tolerance"
-            f" {self.tolerance:.1%}, resolves {self.resolution:.1%}, {self.trials} trials)"
+            f" {self.confidence:.2%} interval {self.intervalText}, tolerance"
+            f" {self.tolerance:.1%}, resolves {self.resolutionText}, {self.trials} trials)"
         )
+
+    @property
+    def intervalText(self) -> str:
+        """``0.981-1.034``; an interval too wide to mean anything says so."""
+        if self.high > 100.0 * self.ratio:
+            return "wider than 100x either way"
+        return f"{self.low:.3f}-{self.high:.3f}"
+
+    @property
+    def resolutionText(self) -> str:
+        return f"{self.resolution:.1%}" if self.resolution < 10.0 else "nothing under 1000%"
 
 
 def measuresOf(run: Mapping, stat: str) -> dict[Measure, float]:

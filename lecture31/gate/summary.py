@@ -44,7 +44,7 @@ def _row(finding: Finding) -> str:
     return (
         f"| {finding.group} | {measure.name} | {_figure(finding.base, measure.kind)} |"
         f" {_figure(finding.head, measure.kind)} | {changeText} |"
-        f" {finding.low:.3f}-{finding.high:.3f} | {verdict} | {finding.resolution:.1%} |"
+        f" {finding.intervalText} | {verdict} | {finding.resolutionText} |"
     )
 
 
