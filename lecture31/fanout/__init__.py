@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy
 
-from ._runtime.checks import checkCount, checkSeconds, checkSeed
-from ._runtime.seeding import derivedRng
+from .._runtime.checks import checkCount, checkSeconds, checkSeed
+from .._runtime.seeding import derivedRng
 
 __all__ = ("LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries")
 
