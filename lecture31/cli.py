@@ -1,4 +1,4 @@
-"""The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
+"""The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|hedging|all]``.
 
 Exit status (every failure is one line on stderr, never a traceback):
     0    done
@@ -25,8 +25,10 @@ import sys
 import threading
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ._runtime.atomicwrite import checkTarget
 from ._runtime.checks import UserInputError
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
@@ -40,7 +42,12 @@ HOMEWORK = {
 EXERCISES = {
     **HOMEWORK,
     "tiers": "Beyond the homework: the same tasks on every tier (run it by name; not in all)",
+    "hedging": "Beyond Exercise 2: hedged and tied requests, a virtual-time study (by name)",
 }
+# Where an exercise's main() lives when it is not lecture31.<name>.
+MODULES = {"hedging": "lecture31.fanout.hedging"}
+# The options only the hedging study takes, and its keyword for each.
+HEDGING_OPTIONS = {"fanOuts": "--fan-outs", "jsonPath": "--json", "plotPath": "--plot"}
 # The exercises whose main() takes processPool=: --cpu is meaningless for the others.
 CPU_EXERCISES = ("tiered", "pipeline", "tiers")
 CPU_KINDS = ("process", "dask")
@@ -85,6 +92,7 @@ class _Plan:
     workloadArgs: Any = None
     hasArgs: bool = False
     timeLimit: float | None = None
+    hedging: tuple[tuple[str, Any], ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,7 +150,40 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="tiers only: give up (exit 1) when one batch of a workload takes longer (default: 60)",
     )
+    parser.add_argument(
+        "--fan-outs",
+        dest="fanOuts",
+        metavar="N",
+        type=_count,
+        default=None,
+        help="hedging only: fan-outs measured at each (model, policy, load) point",
+    )
+    parser.add_argument(
+        "--json",
+        dest="jsonPath",
+        metavar="PATH",
+        default=None,
+        help='hedging only: also write the rows as {"rows": [...]} to PATH (atomically)',
+    )
+    parser.add_argument(
+        "--plot",
+        dest="plotPath",
+        metavar="PATH",
+        default=None,
+        help="hedging only: also plot the percentiles against load to PATH (PNG; the plot extra)",
+    )
     return parser
+
+
+def _count(text: str) -> int:
+    """``--fan-outs``'s value: a whole number >= 1 (argparse reports it in one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -173,6 +214,23 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         parser.error("--args needs --workload")
     if args.timeout is not None and args.exercise != "tiers":
         parser.error(f"--timeout applies to tiers only, not {args.exercise!r}")
+    hedging = tuple(
+        (keyword, getattr(args, keyword))
+        for keyword in HEDGING_OPTIONS
+        if getattr(args, keyword) is not None
+    )
+    if hedging and args.exercise != "hedging":
+        named = ", ".join(HEDGING_OPTIONS[keyword] for keyword, _ in hedging)
+        parser.error(f"{named} apply to hedging only, not {args.exercise!r}")
+    for keyword in ("jsonPath", "plotPath"):
+        target = getattr(args, keyword)
+        if target is not None:
+            try:
+                checkTarget(Path(target))
+            except OSError as exc:
+                raise _CommandError(
+                    f"{HEDGING_OPTIONS[keyword]} {target}: {exc.strerror or exc}"
+                ) from exc
     workloadArgs = None
     if args.workloadArgs is not None:
         try:
@@ -188,6 +246,7 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         workloadArgs=workloadArgs,
         hasArgs=args.workloadArgs is not None,
         timeLimit=args.timeout,
+        hedging=hedging,
     )
 
 
@@ -224,7 +283,7 @@ async def _runExercises(plan: _Plan) -> None:
             if task.cancelling():
                 # An exercise swallowed the cancel (3.11's wait_for race): stop here all the same.
                 raise asyncio.CancelledError
-            module = importlib.import_module(f"lecture31.{name}")
+            module = importlib.import_module(MODULES.get(name, f"lecture31.{name}"))
             keywords: dict[str, Any] = {"seed": plan.seed}
             if processPool is not None and name in CPU_EXERCISES:
                 keywords["processPool"] = processPool
@@ -234,6 +293,7 @@ async def _runExercises(plan: _Plan) -> None:
                 keywords["args"] = plan.workloadArgs
             if plan.timeLimit is not None:
                 keywords["timeLimit"] = plan.timeLimit
+            keywords.update(plan.hedging)
             if len(plan.names) > 1:
                 print(f"\n=== {EXERCISES[name]} ===")
             workloadError = getattr(module, "WorkloadError", None)

@@ -27,7 +27,7 @@ __all__ = ("VirtualClockLoop", "runVirtual")
 T = TypeVar("T")
 
 
-class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _JumpingSelector(selectors.DefaultSelector):
     """Polls real I/O without waiting, and moves the loop's clock by the wait instead."""
 
     def __init__(self) -> None:

@@ -15,6 +15,7 @@ narrow at high load.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -156,9 +157,9 @@ def stopsHelping(rows: Sequence[dict], model: str, policy: str) -> float | None:
     """The lowest load from which ``policy``'s p99 is no longer below none's (None: never)."""
     byLoad = {r["load"]: r for r in rows if r["model"] == model and r["policy"] == "none"}
     for r in sorted(rows, key=lambda r: r["load"]):
-        if r["model"] == model and r["policy"] == policy and r["load"] in byLoad:
-            if r["p99"] >= byLoad[r["load"]]["p99"]:
-                return float(r["load"])
+        same = r["model"] == model and r["policy"] == policy and r["load"] in byLoad
+        if same and r["p99"] >= byLoad[r["load"]]["p99"]:
+            return float(r["load"])
     return None
 
 
@@ -170,7 +171,7 @@ def crossover(rows: Sequence[dict], model: str = "theory") -> float | None:
     }
     loads = sorted(set(none) & set(dup))
     gaps = [(load, dup[load] / none[load] - 1.0) for load in loads]
-    for (lowLoad, lowGap), (highLoad, highGap) in zip(gaps, gaps[1:], strict=False):
+    for (lowLoad, lowGap), (highLoad, highGap) in itertools.pairwise(gaps):
         if lowGap < 0 <= highGap:
-            return lowLoad + (highLoad - lowLoad) * (-lowGap) / (highGap - lowGap)
+            return float(lowLoad) + (highLoad - lowLoad) * (-lowGap) / (highGap - lowGap)
     return None
