@@ -173,5 +173,5 @@ def crossover(rows: Sequence[dict], model: str = "theory") -> float | None:
     gaps = [(load, dup[load] / none[load] - 1.0) for load in loads]
     for (lowLoad, lowGap), (highLoad, highGap) in itertools.pairwise(gaps):
         if lowGap < 0 <= highGap:
-            return float(lowLoad) + (highLoad - lowLoad) * (-lowGap) / (highGap - lowGap)
+            return float(lowLoad + (highLoad - lowLoad) * (-lowGap) / (highGap - lowGap))
     return None
