@@ -99,6 +99,8 @@ ROUNDS = {
     "breaker": (Rounds(200, 20), Rounds(50, 5)),
     # Tier matrix: 8 tasks of ~10-30 ms per round, well under a second; like tiered.
     "tiers": (Rounds(7, 2), Rounds(5, 1)),
+    # Plain vs hedged fan-out in virtual time (bench/test_hedging.py): deterministic, ~0.1 s.
+    "hedging": (Rounds(7, 2), Rounds(5, 1)),
 }
 
 # python -m lecture31.gate's runs (--bench-gate-groups) measure each benchmark as its group in

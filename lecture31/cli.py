@@ -1,4 +1,4 @@
-"""The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|all] [--seed N]``.
+"""The command line: ``python -m lecture31 [tiered|fanout|breaker|pipeline|tiers|hedging|all]``.
 
 Exit statuses: ``EXIT_STATUSES`` (every failure is one line on stderr, never a traceback;
 never 0 after lost output); ``--help`` and docs/reliability.md print that table.
@@ -19,13 +19,16 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import breaker, fanout, pipeline, tiered, tiers
+from ._runtime.atomicwrite import checkTarget
 from ._runtime.checks import UserInputError
 from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
+from .fanout import hedging
 from .tiers import WorkloadError
 from .tiers.rounds import WorkloadTimedOut
 from .tiers.show import DEFAULT_TIME_LIMIT
@@ -61,9 +64,16 @@ EXERCISES: dict[str, Exercise] = {
         takesProcessPool=True,
         homework=False,
     ),
+    "hedging": Exercise(
+        "Beyond Exercise 2: hedged and tied requests, a virtual-time study (by name)",
+        hedging.main,
+        homework=False,
+    ),
 }
 HOMEWORK = tuple(name for name, exercise in EXERCISES.items() if exercise.homework)
 CPU_EXERCISES = tuple(name for name, exercise in EXERCISES.items() if exercise.takesProcessPool)
+# The options only the hedging study takes, and its keyword for each.
+HEDGING_OPTIONS = {"fanOuts": "--fan-outs", "jsonPath": "--json", "plotPath": "--plot"}
 CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
@@ -113,6 +123,7 @@ class _Plan:
     workloadArgs: Any = None
     hasArgs: bool = False
     timeLimit: float | None = None
+    hedging: tuple[tuple[str, Any], ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,7 +182,40 @@ def _parser() -> argparse.ArgumentParser:
         help="tiers only: give up (exit 1) when one batch of a workload takes longer "
         f"(default: {DEFAULT_TIME_LIMIT:g})",
     )
+    parser.add_argument(
+        "--fan-outs",
+        dest="fanOuts",
+        metavar="N",
+        type=_count,
+        default=None,
+        help="hedging only: fan-outs measured at each (model, policy, load) point",
+    )
+    parser.add_argument(
+        "--json",
+        dest="jsonPath",
+        metavar="PATH",
+        default=None,
+        help='hedging only: also write the rows as {"rows": [...]} to PATH (atomically)',
+    )
+    parser.add_argument(
+        "--plot",
+        dest="plotPath",
+        metavar="PATH",
+        default=None,
+        help="hedging only: also plot the percentiles against load to PATH (PNG; the plot extra)",
+    )
     return parser
+
+
+def _count(text: str) -> int:
+    """``--fan-outs``'s value: a whole number >= 1 (argparse reports it in one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -202,6 +246,23 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         parser.error("--args needs --workload")
     if args.timeout is not None and args.exercise != "tiers":
         parser.error(f"--timeout applies to tiers only, not {args.exercise!r}")
+    hedging = tuple(
+        (keyword, getattr(args, keyword))
+        for keyword in HEDGING_OPTIONS
+        if getattr(args, keyword) is not None
+    )
+    if hedging and args.exercise != "hedging":
+        named = ", ".join(HEDGING_OPTIONS[keyword] for keyword, _ in hedging)
+        parser.error(f"{named} apply to hedging only, not {args.exercise!r}")
+    for keyword in ("jsonPath", "plotPath"):
+        target = getattr(args, keyword)
+        if target is not None:
+            try:
+                checkTarget(Path(target))
+            except OSError as exc:
+                raise _CommandError(
+                    f"{HEDGING_OPTIONS[keyword]} {target}: {exc.strerror or exc}"
+                ) from exc
     workloadArgs = None
     if args.workloadArgs is not None:
         try:
@@ -217,6 +278,7 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
         workloadArgs=workloadArgs,
         hasArgs=args.workloadArgs is not None,
         timeLimit=args.timeout,
+        hedging=hedging,
     )
 
 
@@ -263,6 +325,7 @@ async def _runExercises(plan: _Plan) -> None:
                 keywords["args"] = plan.workloadArgs
             if plan.timeLimit is not None:
                 keywords["timeLimit"] = plan.timeLimit
+            keywords.update(plan.hedging)
             if len(plan.names) > 1:
                 print(f"\n=== {exercise.title} ===")
             try:

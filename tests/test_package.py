@@ -15,7 +15,13 @@ PUBLIC_API = {
         "runSequential",
         "runTiered",
     },
-    fanout: {"LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries"},
+    fanout: {
+        "LatencyTracker",
+        "fanOutWithAdaptiveTimeout",
+        "hedgedFanOut",
+        "queryShard",
+        "runQueries",
+    },
     breaker: {
         "AsyncCircuitBreaker",
         "BreakerState",

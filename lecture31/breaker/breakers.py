@@ -29,6 +29,11 @@ __all__ = ("AsyncCircuitBreaker", "CircuitBreaker")
 
 T = TypeVar("T")
 
+# The message a hedged fan-out cancels a losing copy with (``task.cancel(CANCELLED_AS_LOSER)``):
+# such a call counts neither as a failure nor as a success (every other cancellation from
+# outside is a failure). Not in __all__: it is a protocol between the hedging and the breaker.
+CANCELLED_AS_LOSER = "lecture31: cancelled as a loser (another copy answered first)"
+
 # Sentinel: "coroutineFn was not even called", distinct from a call that returned None.
 _UNSET: Any = object()
 
@@ -278,6 +283,11 @@ class AsyncCircuitBreaker(_BreakerView):
         if isinstance(exc, TypeError) and (error := _notAwaitableError(coroutineFn, returned)):
             self._core.release(ticket)
             raise error from exc
+        if isinstance(exc, asyncio.CancelledError) and exc.args[:1] == (CANCELLED_AS_LOSER,):
+            # A copy cancelled because another copy won (hedged requests): the replica did
+            # not fail, nor did it answer; the call counts neither way.
+            self._core.release(ticket)
+            return
         self._core.recordFailure(ticket)
 
     def _overran(self) -> str:

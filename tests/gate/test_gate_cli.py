@@ -74,7 +74,9 @@ def test_an_unchanged_working_tree_holds_and_every_trial_is_written(repo, tmp_pa
         repo, "--base", "main", "--trials", "2", "-k", "", "--tolerance", "0.5", "--json", str(out)
     )
     assert done.returncode == 0, done.stderr
-    assert "trial 2 of 2: base" in done.stderr and "every measure holds" in done.stderr
+    assert "trial 2: base" in done.stderr and "every measure held" in done.stderr
+    assert "groups other (2 trials, 50.0%)" in done.stderr  # a bench outside every group
+    assert "positive control: not measured" in done.stderr
     record = json.loads(out.read_text())
     assert [(t["trial"], t["side"]) for t in record["trials"]] == [
         (1, "base"),

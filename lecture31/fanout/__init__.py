@@ -34,10 +34,17 @@ from typing import Any
 
 import numpy
 
-from ._runtime.checks import checkCount, checkSeconds, checkSeed
-from ._runtime.seeding import derivedRng
+from .._runtime.checks import checkCount, checkSeconds, checkSeed
+from .._runtime.seeding import derivedRng
+from .hedged import hedgedFanOut
 
-__all__ = ("LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries")
+__all__ = (
+    "LatencyTracker",
+    "fanOutWithAdaptiveTimeout",
+    "hedgedFanOut",  # beyond the homework: hedged.py (and the study: hedging.py)
+    "queryShard",
+    "runQueries",
+)
 
 # The simulated shard, as the homework gives it: 100 ms floor plus an exponential spike.
 BASE_LATENCY_SECONDS = 0.1

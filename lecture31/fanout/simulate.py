@@ -1,0 +1,243 @@
+"""The virtual-time lab's engine: open-loop fan-outs through replicated shards, event by event.
+
+A lean driver of ``ShardRace`` (the same race the asyncio ``hedgedFanOut`` drives): one heap
+of (virtual time, sequence, what, object) and no event loop, because 100,000 fan-outs of 100
+shards are tens of millions of attempts and an asyncio task costs ~10 us each::
+
+    Poisson arrivals --> fan-out: one ShardRace per shard --> Replica.submit (FIFO, c slots)
+         ^                   |  arm(delay) -> heap: timer       |  started -> heap: done
+         |                   |  cancel(attempt) -> free the slot (if it can be aborted)
+         +---- heap <--------+  finish(race) -> the fan-out's last shard: its latency
+
+``simulateFanOuts`` is the only entry; the study (``study.py``) sweeps it over loads and
+policies. The same seed gives the same trace: every random draw comes from a generator
+derived from the seed for the arrivals, or for one shard (routing) or one replica (service).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from dataclasses import dataclass
+
+from .._runtime.checks import checkCount, checkSeed
+from .._runtime.seeding import derivedRng
+from .hedgepolicy import DelayEstimator, HedgeBudget, HedgeMode, HedgePolicy
+from .race import Attempt, ShardRace
+from .replicas import MODELS, LatencyModel, Replica, ShardWeather
+
+__all__ = ("SimulationResult", "simulateFanOuts")
+
+_ARRIVAL, _TIMER, _DONE = 0, 1, 2
+# The first fan-outs see empty queues and a delay estimator that has not learnt yet.
+WARMUP_FRACTION, MIN_WARMUP = 0.1, 200
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What one (model, policy, load) run measured: fan-out latencies and what they cost."""
+
+    latencies: list[float]
+    primaries: int
+    extraAttempts: int
+    hedgeWins: int
+    usefulWork: float
+    totalWork: float
+    maxBudgetExcess: float  # max over the run of extra - ratio x primaries (budgeted only)
+
+
+class _FanOut:
+    __slots__ = ("arrivedAt", "measured", "pending")
+
+    def __init__(self, arrivedAt: float, pending: int, measured: bool) -> None:
+        self.arrivedAt = arrivedAt
+        self.pending = pending
+        self.measured = measured
+
+
+class _Engine:
+    """The heap driver: what ``ShardRace`` calls, and the loop that feeds it events."""
+
+    def __init__(
+        self, model: LatencyModel, policy: HedgePolicy, load: float, seed: int, total: int
+    ) -> None:
+        self.model = model
+        self.policy = policy
+        self.clock = 0.0
+        self.heap: list[tuple[float, int, int, object]] = []
+        self.seq = 0
+        self.rate = load * model.replicas * model.capacity / model.meanService
+        self.arrivals = derivedRng(seed, "arrivals")
+        self.routes = [derivedRng(seed, "route", s) for s in range(model.shards)]
+        self.replicas: list[list[Replica]] = []
+        for s in range(model.shards):
+            weather = ShardWeather(derivedRng(seed, "weather", s)) if model.correlated else None
+            self.replicas.append(
+                [
+                    Replica(model.capacity, derivedRng(seed, "service", s, r), weather)
+                    for r in range(model.replicas)
+                ]
+            )
+        self.budget = HedgeBudget(policy.budgetRatio, policy.budgetBurst)
+        self.estimator = DelayEstimator(policy.percentile, fixedDelay=policy.fixedDelay)
+        self.total = total
+        self.warmup = max(MIN_WARMUP, math.ceil(WARMUP_FRACTION * total))
+        self.latencies: list[float] = []
+        self.primaries = self.extra = self.wins = 0
+        self.usefulWork = self.totalWork = 0.0
+        self.maxExcess = -math.inf
+
+    # -- the RaceDriver protocol ----------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock
+
+    def send(self, attempt: Attempt) -> None:
+        replica = self.replicas[attempt.race.shardId][attempt.replica]
+        if replica.submit(attempt):
+            self._startService(attempt, replica)
+
+    def arm(self, race: ShardRace, delay: float) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (self.clock + delay, self.seq, _TIMER, race))
+
+    def cancel(self, attempt: Attempt) -> None:
+        handle = attempt.handle
+        if handle is None or not self.model.abortable:
+            return  # still queued (skipped when its turn comes), or runs on to the end
+        startedAt, replica = handle
+        attempt.handle = None
+        if attempt.race.context.measured:
+            self.totalWork += self.clock - startedAt
+        self._release(replica)
+
+    def finish(self, race: ShardRace) -> None:
+        fanOut = race.context
+        fanOut.pending -= 1
+        if fanOut.measured:
+            self.primaries += 1
+            self.extra += race.hedgesSent
+            if race.hedgeWon:
+                self.wins += 1
+        if fanOut.pending == 0 and fanOut.measured:
+            self.latencies.append(self.clock - fanOut.arrivedAt)
+
+    # -- the replicas ---------------------------------------------------------------------
+
+    def _startService(self, attempt: Attempt, replica: Replica) -> None:
+        seconds = replica.serviceTime(self.model, self.clock)
+        attempt.handle = (self.clock, replica)
+        self.seq += 1
+        heapq.heappush(self.heap, (self.clock + seconds, self.seq, _DONE, attempt))
+        attempt.race.onStarted(attempt)
+
+    def _release(self, replica: Replica) -> None:
+        following = replica.release()
+        if following is not None:
+            self._startService(following, replica)
+
+    def _done(self, attempt: Attempt) -> None:
+        handle = attempt.handle
+        if handle is None:
+            return  # aborted earlier; this event is stale
+        startedAt, replica = handle
+        attempt.handle = None
+        work = self.clock - startedAt
+        race = attempt.race
+        measured = race.context.measured
+        if measured:
+            self.totalWork += work
+        if attempt.state != "cancelled":
+            race.onDone(attempt, True)
+            if measured and race.winner is attempt:
+                self.usefulWork += work
+        self._release(replica)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _arrive(self, index: int) -> None:
+        model, policy = self.model, self.policy
+        measured = index >= self.warmup
+        fanOut = _FanOut(self.clock, model.shards, measured)
+        limit = min(policy.maxAttempts, model.replicas)
+        if policy.mode in (HedgeMode.TIED, HedgeMode.DUPLICATE_ALL):
+            limit = min(2, model.replicas)
+        count = model.replicas
+        for shardId in range(model.shards):
+            route = self.routes[shardId]
+            primary = route.randrange(count)
+            if limit == 1:
+                order = [primary]
+            elif count == 2:
+                order = [primary, 1 - primary]
+            else:
+                second = (primary + 1 + route.randrange(count - 1)) % count
+                order = [primary, second]
+                if limit > 2:
+                    order += [r for r in range(count) if r != primary and r != second]
+            race = ShardRace(
+                shardId, order[:limit], policy, self.budget, self.estimator, self, fanOut
+            )
+            race.start(self.clock)
+        if policy.budgeted:
+            budget = self.budget
+            self.maxExcess = max(self.maxExcess, budget.extra - budget.ratio * budget.primaries)
+
+    def run(self) -> SimulationResult:
+        heap = self.heap
+        pop = heapq.heappop
+        total = self.warmup + self.total
+        arrived = 0
+        expo = self.arrivals.expovariate
+        rate = self.rate
+        heapq.heappush(heap, (expo(rate), 0, _ARRIVAL, None))
+        while heap:
+            when, _, kind, thing = pop(heap)
+            self.clock = when
+            if kind == _DONE:
+                self._done(thing)  # type: ignore[arg-type]
+            elif kind == _TIMER:
+                thing.onTimer(when)  # type: ignore[attr-defined]
+            else:
+                self._arrive(arrived)
+                arrived += 1
+                if arrived < total:
+                    self.seq += 1
+                    heapq.heappush(heap, (when + expo(rate), self.seq, _ARRIVAL, None))
+        return SimulationResult(
+            latencies=self.latencies,
+            primaries=self.primaries,
+            extraAttempts=self.extra,
+            hedgeWins=self.wins,
+            usefulWork=self.usefulWork,
+            totalWork=self.totalWork,
+            maxBudgetExcess=self.maxExcess if self.policy.budgeted else 0.0,
+        )
+
+
+def simulateFanOuts(
+    model: str | LatencyModel,
+    policy: HedgePolicy,
+    load: float,
+    fanOuts: int,
+    *,
+    seed: int | None = None,
+) -> SimulationResult:
+    """``fanOuts`` measured fan-outs (after a warm-up) arriving as a Poisson stream at ``load``.
+
+    ``load`` is each server's utilization without copies: arrival rate x mean service /
+    (replicas x capacity).
+    """
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        model = MODELS[model]
+    if isinstance(load, bool) or not isinstance(load, int | float) or not 0 < load < 1:
+        raise ValueError(f"load must be a number in (0, 1), got {load!r}")
+    checkCount(fanOuts, "fanOuts")
+    checkSeed(seed)
+    engine = _Engine(
+        model, policy, float(load), random.randrange(2**63) if seed is None else seed, fanOuts
+    )
+    return engine.run()
