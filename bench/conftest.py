@@ -505,9 +505,11 @@ class _Plan:
     group: str | None = None
 
 
-def _plan(request: pytest.FixtureRequest, kind: str) -> _Plan:
+def _plan(request: pytest.FixtureRequest, kind: str, isReference: bool) -> _Plan:
     group = request.node.stash.get(_GATE_GROUP, None)
     if group is not None:
+        if isReference and group.referenceRounds:
+            return _Plan(group.referenceRounds, 0, 1, group.instrument, group.name)
         return _Plan(group.rounds, group.warmup, group.iterations, group.instrument, group.name)
     quick = request.config.getoption("--bench-quick")
     plan = ROUNDS[kind][1 if quick else 0]
@@ -564,7 +566,7 @@ def measure(request, benchmark, benchRunner):
         ``beside``: its call, to time next to every round of this one (``Beside``).
         ``virtualClockFor``: the modules whose ``time`` reads the virtual clock when the plan's
         instrument is "virtual" (their latencies then are virtual seconds too)."""
-        plan = _plan(request, kind)
+        plan = _plan(request, kind, isReference=variant == reference)
         virtual = _VirtualTimer() if plan.instrument == "virtual" else None
 
         def once(call=target):
