@@ -146,7 +146,7 @@ def runBench(
         child = subprocess.Popen(
             command,
             cwd=side.tree,
-            env=benchEnvironment(side.tree),
+            env=benchEnvironment(side.tree, environment),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
