@@ -98,10 +98,11 @@ GROUPS: tuple[GateGroup, ...] = (
         iterations=1,
         trials=2,
         moreTrials=0,
-        tolerance=0.01,
+        tolerance=0.005,
         why="15 fan-outs of seeded sleeps: on a virtual clock the run takes 30 ms instead of"
         " 18 s and its seconds are exactly what the deadline rule waits, the same in every"
-        " trial; two trials suffice (no spread)",
+        " trial; two trials suffice (no spread), and a tolerance of half a percent sees a 10%"
+        " longer deadline (+0.9% on the series)",
         backstop=True,
     ),
     GateGroup(
