@@ -15,7 +15,9 @@ from lecture31 import cli
 from lecture31._runtime.exits import exitMarkdownCells
 from lecture31.demos import clustermeasure
 from lecture31.gate import cli as gateCli
+from lecture31.gate.groups import GROUPS
 from lecture31.report import cli as reportCli, include
+from lecture31.report.check import BACKSTOP_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -122,28 +124,48 @@ def test_an_option_that_does_not_exist_is_caught():
     assert "--no-such-option" not in _known("python -m lecture31.gate --base main")
 
 
-def test_the_gate_figures_on_the_pages_are_the_gates_defaults():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def _groupRows() -> dict[str, list[str]]:
+    page = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.strip().startswith("| ") and len(cells) == 6 and cells[1].startswith("`test_"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_the_gate_page_shows_every_group_as_declared():
+    rows = _groupRows()
+    assert set(rows) == {g.name for g in GROUPS}
+    for group in GROUPS:
+        _, selection, _, rounds, trials, tolerance = rows[group.name]
+        assert selection == f"`{group.selection}`"
+        reference = f" ({group.referenceRounds})" if group.referenceRounds else ""
+        assert rounds == f"{group.rounds}{reference}"
+        more = f" (+{group.moreTrials})" if group.moreTrials else ""
+        assert trials == f"{group.trials}{more}"
+        assert tolerance == f"{group.tolerance:.1%}".replace(".0%", "%")
+
+
+def test_the_gate_pages_defaults_and_sample_lines_are_the_gates():
     gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
-    trials, tolerance = gateCli.DEFAULT_TRIALS, gateCli.DEFAULT_TOLERANCE
-    assert f"{trials} trials alternate" in readme
-    assert f"more than {tolerance:.0%} slower" in readme
-    assert f"{trials} trials, tolerance {tolerance:.0%}" in gatePage
-    # Every example line of the gate's output carries the default tolerance, and the confidence
-    # that the default selection's four pairs give (Bonferroni: 1 - 0.05 / 4).
-    lines = [line for line in gatePage.splitlines() if line.startswith("REGRESSION")]
-    assert lines
-    for line in lines:
-        assert f"tolerance {tolerance:.0%})" in line
-        assert "98.75% interval" in line
+    assert f"default {gateCli.DEFAULT_BUDGET_MINUTES:g} minutes" in gatePage
+    assert f"at `--trials` (default {gateCli.OTHER_TRIALS})" in gatePage
+    assert f"`--tolerance` (default {gateCli.OTHER_TOLERANCE:.0%})" in gatePage
+    samples = [line for line in gatePage.splitlines() if line.startswith("gate: held ")]
+    samples += [line for line in gatePage.splitlines() if line.startswith("REGRESSION ")]
+    assert samples
+    for line in samples:  # each sample names its group's own tolerance
+        pair = line.split()[2]  # gate: VERDICT PAIR ..., REGRESSION VERDICT PAIR ...
+        [group] = [g for g in GROUPS if pair == g.name or pair.startswith(f"{g.name}-")]
+        assert f"tolerance {group.tolerance:.1%}" in line, line
 
 
 def test_the_backstop_tolerance_the_pages_give_is_the_one_ci_uses():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    [used] = re.findall(r"--check --tolerance ([0-9.]+)", ci)
+    assert "--check" in ci and "--tolerance" not in ci  # the report's own BACKSTOP_TOLERANCE
     gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
-    assert f"--tolerance {used}" in gatePage
-    assert f"{float(used):.0%}" in gatePage
+    assert f"`BACKSTOP_TOLERANCE` ({BACKSTOP_TOLERANCE:.0%})" in gatePage
 
 
 # --- published copies: every table a page shows from results/ is that file's text ------------
@@ -220,16 +242,16 @@ def _exitRow(command: str) -> tuple[str, ...]:
     [
         ("python -m lecture31", cli.EXIT_STATUSES),
         ("python -m lecture31.report", reportCli.EXIT_STATUSES),
+        ("python -m lecture31.gate", gateCli.EXIT_STATUSES),
     ],
 )
 def test_the_documented_exit_statuses_are_the_commands_own(command, statuses):
     assert _exitRow(command) == exitMarkdownCells(statuses)
 
 
-@pytest.mark.parametrize("parser", [cli._parser, reportCli._parser])
-def test_every_exit_status_is_in_the_commands_help(parser):
-    help = " ".join(parser().format_help().split())
-    module = cli if parser is cli._parser else reportCli
+@pytest.mark.parametrize("module", [cli, reportCli, gateCli])
+def test_every_exit_status_is_in_the_commands_help(module):
+    help = " ".join(module._parser().format_help().split())
     for status, meaning in module.EXIT_STATUSES.items():
         assert f"{status} {meaning}" in help
 

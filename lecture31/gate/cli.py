@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .._runtime.atomicwrite import writeAtomically
+from .._runtime.exits import exitEpilog
 from ..report.parse import STATS, ReportError
 from .decide import Finding, Measure, Verdict
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
@@ -53,7 +54,7 @@ from .stages import Outcome, StagePlan, runStages
 from .summary import hostLine, markdownSummary
 from .trials import BenchFailed, Side, checkSide, runBench
 
-__all__ = ("DEFAULT_BUDGET_MINUTES", "DEFAULT_SELECTION", "EXIT_BLIND", "main")
+__all__ = ("DEFAULT_BUDGET_MINUTES", "DEFAULT_SELECTION", "EXIT_BLIND", "EXIT_STATUSES", "main")
 
 PROG = "python -m lecture31.gate"
 
@@ -67,6 +68,17 @@ OTHER_TRIALS, OTHER_TOLERANCE = 10, 0.02
 
 EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED, EXIT_BLIND = 1, 2, 3, 4
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+# What each status means, once: the --help epilog and docs/reliability.md's row are this table.
+EXIT_STATUSES = {
+    0: "nothing regressed (unresolved measures are said)",
+    EXIT_REGRESSION: "a measure regressed beyond its tolerance (named, with both figures)",
+    EXIT_USAGE: "bad input: an unknown ref, a working tree mid-merge, a side without a bench,"
+    " -k selecting nothing, an option out of range",
+    EXIT_BENCH_FAILED: "a side's bench failed",
+    EXIT_BLIND: "the positive control was not caught: the gate is blind here",
+    EXIT_INTERRUPTED: "Ctrl-C",
+    EXIT_TERMINATED: "SIGTERM",
+}
 
 
 class _Terminated(Exception):
@@ -78,8 +90,8 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Benchmark a base commit and the head on this machine, in turns, and fail "
         "when the head is slower beyond each group's tolerance.",
-        epilog="exit status: 0 nothing regressed, 1 a regression, 2 bad input, 3 a bench failed,"
-        " 4 the gate is blind (its positive control was not caught), 130 Ctrl-C, 143 SIGTERM",
+        epilog=exitEpilog(EXIT_STATUSES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
     parser.add_argument(
