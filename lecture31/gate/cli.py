@@ -28,8 +28,10 @@ from pathlib import Path
 
 from .._runtime.atomicwrite import writeAtomically
 from ..report.parse import STATS, ReportError
+from .bisect import runBisect
 from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .history import runHistory
 from .record import findingRecord, keptBenchmarks, sideMeasures
 from .trials import BenchFailed, Side, abbaOrder, checkSide, gateRounds, runBench
 
@@ -64,7 +66,21 @@ def _parser() -> argparse.ArgumentParser:
         and "exit status: 0 all hold, 1 a "
         "regression, 2 bad input, 3 a bench failed, 130 Ctrl-C, 143 SIGTERM",
     )
-    parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--base", metavar="REF", help="the commit to compare with")
+    what.add_argument(
+        "--bisect",
+        nargs=2,
+        metavar=("GOOD", "BAD"),
+        help="find the first commit after GOOD, up to BAD, at which a measure got slower"
+        " (lecture31.gate.bisect); --trials is then the most trials of one step",
+    )
+    what.add_argument(
+        "--history",
+        metavar="RANGE",
+        help="measure every commit of RANGE (A..B, A included) in interleaved rounds; a PNG and"
+        " a markdown table (lecture31.gate.history)",
+    )
     parser.add_argument(
         "--head", metavar="REF", default=None, help="default: the working tree, as it is"
     )
@@ -90,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stat", choices=STATS, default="min", help="each variant's statistic (default min)"
     )
+    parser.add_argument(
+        "--measure", metavar="PATTERN", help="--bisect: the measure(s) to search, a name's part"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="--history: rounds, each runs every commit once"
+    )
+    parser.add_argument("--out", metavar="DIR", help="--history: where the PNG and table go")
     parser.add_argument("--json", metavar="FILE", help="where to write every trial (JSON)")
     parser.add_argument(
         "--keep-runs", metavar="DIR", help="also keep each run's pytest-benchmark JSON in DIR"
@@ -247,8 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--trials must be between 2 and 100, got {args.trials}")
     if not 0.0 <= args.tolerance < 1.0:
         parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
+    if args.base is None and args.head is not None:
+        parser.error("--head goes with --base")
     try:
         with _stopOnSigterm():
+            if args.bisect:
+                return runBisect(args)
+            if args.history:
+                return runHistory(args)
             return _run(args)
     except GateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
