@@ -115,8 +115,8 @@ class _Search:
 
     def _report(self, what: str, finding: Finding | None, trials: int, verdict: str) -> None:
         self.steps += 1
-        figures = "" if finding is None else f" {_figures(finding, trials)}"
-        print(f"bisect: step {self.steps}: {what}:{figures}: {verdict}", flush=True)
+        figures = "" if finding is None else f" {_figures(finding, trials)}:"
+        print(f"bisect: step {self.steps}: {what}:{figures} {verdict}", flush=True)
         self.log.append(
             {
                 "step": self.steps,

@@ -81,6 +81,14 @@ def _split(logs: list[list[float]], start: int, stop: int, at: int) -> tuple[flo
     return mean / (sd / math.sqrt(len(differences))), mean
 
 
+def _weighted(logs: list[list[float]], start: int, stop: int, at: int) -> float:
+    """Where to split: the difference of the sides' means weighted by sqrt(nl * nr / n) (the
+    CUSUM statistic; a split's own t would favour a quiet small side over the true boundary)."""
+    left, right = at - start, stop - at
+    difference = _split(logs, start, stop, at)[1]
+    return abs(difference) * math.sqrt(left * right / (left + right))
+
+
 def changePoints(
     values: Sequence[Sequence[float]], *, alpha: float, tolerance: float
 ) -> list[Step]:
@@ -97,7 +105,7 @@ def changePoints(
         start, stop = stretches.pop()
         if stop - start < 2:
             continue
-        best = max(range(start + 1, stop), key=lambda at: abs(_split(logs, start, stop, at)[0]))
+        best = max(range(start + 1, stop), key=lambda at: _weighted(logs, start, stop, at))
         t, difference = _split(logs, start, stop, best)
         p = 2.0 * (1.0 - tCdf(abs(t), len(logs) - 1)) if math.isfinite(t) else 0.0
         if p >= level or abs(math.expm1(difference)) <= tolerance:
@@ -112,4 +120,6 @@ def changePoints(
         before = statistics.fmean(v for row in logs for v in row[bounds[i - 1] : at])
         after = statistics.fmean(v for row in logs for v in row[at : bounds[i + 1]])
         steps.append(Step(at, math.exp(after - before), p))
-    return steps
+    # A split of a long stretch can pass while the levels either side of it, as finally cut,
+    # differ by less than the tolerance: not a step anyone gates on.
+    return [s for s in steps if abs(s.ratio - 1.0) > tolerance]
