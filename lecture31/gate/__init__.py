@@ -5,6 +5,10 @@
     decide.py   head / base per trial for each speedup and each variant's seconds, a t interval
                 over the trials (Bonferroni over the measures), fail beyond the tolerance
     tdist.py    Student's t, for those intervals
+    commits.py  many commits in one job (worktrees on demand, trials added a few at a time)
+    bisect.py   --bisect GOOD BAD: the first slower commit, by A/B runs against GOOD
+    history.py  --history A..B: every commit in interleaved rounds, a PNG and a table
+    changepoint.py  a measure's levels over commits and its steps (binary segmentation)
     cli.py      the command line and its exit statuses
 
 Why: a baseline file made on another host cannot tell a 10% slowdown from a CPU model's 16%;

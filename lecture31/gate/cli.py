@@ -7,6 +7,9 @@
     compare: each pair's speedups and each variant's seconds, head / base per trial,
         interval over the trials (lecture31.gate.decide)
 
+    --bisect GOOD BAD / --history A..B: many commits, the same machinery (lecture31.gate.bisect,
+                                lecture31.gate.history; their exit statuses are in their docstrings)
+
 Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
 both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
 option out of range), one line; 3 a side's bench failed; 130 Ctrl-C; 143 SIGTERM. Whatever it
