@@ -51,6 +51,7 @@ from .commits import (
 from .decide import FAMILY_ALPHA, Finding, Measure
 from .git import GateError, repoRoot, resolveCommit
 from .record import findingRecord
+from .trials import BenchFailed
 
 __all__ = ("EXIT_NOTHING_SLOWER", "MAX_STEPS", "START_TRIALS", "TRIAL_STEP", "runBisect")
 
@@ -104,7 +105,7 @@ class _Search:
     def measured(self, base: str, head: str, decide: Decide, tag: str) -> tuple[Finding, int]:
         """``head`` against ``base`` on the measure: few trials, more while undecided."""
         trials = Trials(self.commits.side(base), self.commits.side(head))
-        count = START_TRIALS
+        count = min(START_TRIALS, self.maxTrials)
         while True:
             trials.extend(self.commits, count, tag=tag)
             finding = trials.finding(self.measure, tolerance=self.tolerance, familyAlpha=STEP_ALPHA)
@@ -201,7 +202,7 @@ def _total(search: _Search, pattern: str | None) -> Finding | None:
     """GOOD against BAD: the measure to search (the worst slower one matching ``pattern``)."""
     good, bad = search.chain[0], search.chain[-1]
     trials = Trials(search.commits.side(good), search.commits.side(bad))
-    count = START_TRIALS
+    count = min(START_TRIALS, search.maxTrials)
     while True:
         trials.extend(search.commits, count, tag="good-bad")
         findings = trials.findings(tolerance=search.tolerance, familyAlpha=FAMILY_ALPHA)
@@ -260,9 +261,12 @@ def runBisect(args: argparse.Namespace) -> int:
             )
             try:
                 total = _total(search, args.measure)
-            except Unmeasurable as exc:  # GOOD's or BAD's bench: no search without them
-                raise (exc.__cause__ or exc) from None
-            found = [] if total is None else search.find(0, len(chain) - 1, total)
+                found = [] if total is None else search.find(0, len(chain) - 1, total)
+            except Unmeasurable as exc:  # GOOD's or BAD's bench (the others are skipped)
+                cause = exc.__cause__
+                raise (
+                    cause if isinstance(cause, GateError | BenchFailed) else BenchFailed(str(exc))
+                ) from None
             records = commits.records
     record = {
         "good": {"ref": goodRef, "commit": good},

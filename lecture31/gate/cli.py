@@ -275,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
     if args.base is None and args.head is not None:
         parser.error("--head goes with --base")
+    if args.measure is not None and not args.bisect:
+        parser.error("--measure goes with --bisect")
+    if (args.rounds is not None or args.out is not None) and not args.history:
+        parser.error("--rounds and --out go with --history")
     try:
         with _stopOnSigterm():
             if args.bisect:

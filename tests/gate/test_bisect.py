@@ -93,6 +93,8 @@ def test_nothing_slower_between_good_and_bad_exits_1_naming_no_commit(tmp_path):
         (["--bisect", "main~2", "main", "--head", "main"], "--head goes with --base"),
         (["--bisect", "main~2", "main", "--measure", "nothing-like-it"], "matches no measure"),
         (["--base", "main", "--history", "main~2..main"], "not allowed with"),
+        (["--base", "main", "--measure", "fast"], "--measure goes with --bisect"),
+        (["--bisect", "main~2", "main", "--rounds", "3"], "--rounds and --out go with --history"),
     ],
 )
 def test_bad_bisect_input_is_one_line_and_exit_2(tmp_path, args, words):
