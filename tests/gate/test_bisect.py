@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import processesUnder, toyHistory, worktrees
+from fakes import processesUnder, sigintNotIgnoredAcrossExec, toyHistory, worktrees
 
 from lecture31.gate.commits import compareCommits
 
@@ -121,30 +121,32 @@ def test_compare_commits_is_the_gate_on_two_commits(tmp_path):
     assert len(worktrees(tmp_path / "repo")) == 1
 
 
-def test_sigterm_mid_search_removes_every_worktree_and_bench_process(tmp_path):
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_search_removes_every_worktree_and_bench_process(tmp_path, sig, status):
     ids = toyHistory(tmp_path / "repo", [0.005, 0.005, 0.010])
     temp = tmp_path / "temp"
     temp.mkdir()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "lecture31.gate", "--bisect", ids[0], ids[-1], "-k", ""],
-        cwd=tmp_path / "repo",
-        env={**ENV, "TMPDIR": str(temp)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigintNotIgnoredAcrossExec():  # as from a terminal, even when run as a background job
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lecture31.gate", "--bisect", ids[0], ids[-1], "-k", ""],
+            cwd=tmp_path / "repo",
+            env={**ENV, "TMPDIR": str(temp)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while not processesUnder(temp, running="pytest") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert processesUnder(temp, running="pytest"), "the bench never started"
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(sig)
         _, stderr = child.communicate(timeout=30)
     finally:
         if child.poll() is None:
             child.kill()
             child.communicate(timeout=30)
-    assert child.returncode == 143, stderr
+    assert child.returncode == status, stderr
     assert "worktrees and bench processes removed" in stderr and "Traceback" not in stderr
     assert len(worktrees(tmp_path / "repo")) == 1
     assert processesUnder(temp) == []
