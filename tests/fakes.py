@@ -186,3 +186,60 @@ def sigintNotIgnoredAcrossExec():
         yield
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --- toy repositories for the gate's --bisect and --history ---------------------------------
+
+TOY_CONFTEST = """
+def pytest_addoption(parser):
+    parser.addoption("--bench-quick", action="store_true")
+"""
+
+# A pair whose fast variant sleeps lecture31.FAST_SECONDS (set per commit): sleeps of 5-20 ms
+# keep their minimum within a fraction of a percent on a busy host, and a run takes about 1 s.
+TOY_BENCH = """
+import time
+
+import lecture31
+
+
+def measure(benchmark, variant, seconds):
+    benchmark.extra_info.update(pair="fake-1", variant=variant, scale=1, reference="slow")
+    benchmark.pedantic(time.sleep, args=(seconds,), rounds=3, iterations=1)
+
+
+def test_slow(benchmark):
+    measure(benchmark, "slow", 0.02)
+
+
+def test_fast(benchmark):
+    measure(benchmark, "fast", lecture31.FAST_SECONDS)
+"""
+
+
+def toyGit(repo: Path, *args: str) -> str:
+    """git in ``repo`` as a fixed author; its stdout."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def toyHistory(root: Path, costs: list[float | None]) -> list[str]:
+    """A repository at ``root`` with one commit per cost (the fast variant's sleep, seconds;
+    None: that commit's bench fails), subject "cost N ms (i)"; the commit ids, oldest first."""
+    (root / "bench").mkdir(parents=True)
+    (root / "lecture31").mkdir()
+    (root / "bench" / "conftest.py").write_text(TOY_CONFTEST)
+    (root / "bench" / "test_fake.py").write_text(TOY_BENCH)
+    toyGit(root.parent, "init", "-q", "-b", "main", str(root))
+    commits = []
+    for index, cost in enumerate(costs):
+        (root / "lecture31" / "__init__.py").write_text(f"FAST_SECONDS = {cost!r}\n")
+        toyGit(root, "add", ".")
+        label = "broken" if cost is None else f"{cost * 1000:g} ms"
+        toyGit(root, "commit", "-q", "--allow-empty", "-m", f"cost {label} ({index})")
+        commits.append(toyGit(root, "rev-parse", "HEAD").strip())
+    return commits

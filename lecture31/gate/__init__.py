@@ -10,6 +10,10 @@
                 t test per measure, Benjamini-Hochberg over the measures, the verdicts
     summary.py  the reviewer's markdown table
     tdist.py    Student's t, for those intervals
+    commits.py  many commits in one job (worktrees on demand, trials added a few at a time)
+    bisect.py   --bisect GOOD BAD: the first slower commit, by A/B runs against GOOD
+    history.py  --history A..B: every commit in interleaved rounds, a PNG and a table
+    changepoint.py  a measure's levels over commits and its steps (binary segmentation)
     cli.py      the command line and its exit statuses
 
 Why: a baseline file made on another host cannot tell a 10% slowdown from a CPU model's 16%;

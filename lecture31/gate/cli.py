@@ -9,6 +9,9 @@
     each measure: head / base per trial, held / regressed / improved / unresolved, and the
         smallest slowdown this run could have seen (lecture31.gate.decide, .stages)
 
+    --bisect GOOD BAD / --history A..B: many commits, the same machinery (lecture31.gate.bisect,
+                                lecture31.gate.history; their exit statuses are in their docstrings)
+
 Exit status: 0 no measure regressed (some may be unresolved: said); 1 a measure regressed beyond
 its tolerance (named, with both figures); 2 bad input (unknown ref, a working tree mid-merge, a
 side without a bench, -k selecting nothing, an option out of range), one line; 3 a side's bench
@@ -34,6 +37,7 @@ from pathlib import Path
 from .._runtime.atomicwrite import writeAtomically
 from .._runtime.exits import exitEpilog
 from ..report.parse import STATS, ReportError
+from .bisect import runBisect
 from .decide import Finding, Measure, Verdict
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
 from .groups import (
@@ -48,6 +52,7 @@ from .groups import (
     otherGroup,
     selectionOf,
 )
+from .history import runHistory
 from .protocol import benchOptions
 from .record import findingRecord, keptBenchmarks
 from .stages import Outcome, StagePlan, runStages
@@ -65,6 +70,8 @@ DEFAULT_SELECTION = selectionOf(GROUPS)
 DEFAULT_BUDGET_MINUTES = 10.0
 # --trials / --tolerance for benchmarks outside every group (a -k of one's own).
 OTHER_TRIALS, OTHER_TOLERANCE = 10, 0.02
+# --bisect: the most trials one step of the search may take.
+MANY_COMMITS_TRIALS = 12
 
 EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED, EXIT_BLIND = 1, 2, 3, 4
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -93,7 +100,21 @@ def _parser() -> argparse.ArgumentParser:
         epilog=exitEpilog(EXIT_STATUSES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--base", metavar="REF", help="the commit to compare with")
+    what.add_argument(
+        "--bisect",
+        nargs=2,
+        metavar=("GOOD", "BAD"),
+        help="find the first commit after GOOD, up to BAD, at which a measure got slower"
+        " (lecture31.gate.bisect); --trials is then the most trials of one step",
+    )
+    what.add_argument(
+        "--history",
+        metavar="RANGE",
+        help="measure every commit of RANGE (A..B, A included) in interleaved rounds; a PNG and"
+        " a markdown table (lecture31.gate.history)",
+    )
     parser.add_argument(
         "--head", metavar="REF", default=None, help="default: the working tree, as it is"
     )
@@ -136,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stat", choices=STATS, default="min", help="each variant's statistic (default min)"
     )
+    parser.add_argument(
+        "--measure", metavar="PATTERN", help="--bisect: the measure(s) to search, a name's part"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="--history: rounds, each runs every commit once"
+    )
+    parser.add_argument("--out", metavar="DIR", help="--history: where the PNG and table go")
     parser.add_argument("--json", metavar="FILE", help="where to write every trial (JSON)")
     parser.add_argument(
         "--markdown",
@@ -437,8 +465,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
     if not args.budget > 0:
         parser.error(f"--budget must be a positive number of minutes, got {args.budget}")
+    if args.base is None and args.head is not None:
+        parser.error("--head goes with --base")
+    if args.measure is not None and not args.bisect:
+        parser.error("--measure goes with --bisect")
+    if (args.rounds is not None or args.out is not None) and not args.history:
+        parser.error("--rounds and --out go with --history")
     try:
         with _stopOnSigterm():
+            if args.bisect or args.history:
+                # Many commits: one tolerance and one trial count for every measure searched.
+                args.trials = args.trials or MANY_COMMITS_TRIALS
+                args.tolerance = OTHER_TOLERANCE if args.tolerance is None else args.tolerance
+                args.selection = DEFAULT_SELECTION if args.selection is None else args.selection
+                return runBisect(args) if args.bisect else runHistory(args)
             return _run(args)
     except GateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .git import GateError
 from .trials import BenchFailed, Side, benchEnvironment
 
-__all__ = ("PROTOCOLS", "benchOptions")
+__all__ = ("PROTOCOLS", "benchOptions", "sharedOptions")
 
 # Newest first: the options a side's bench may know for the gate's runs.
 PROTOCOLS: tuple[tuple[str, ...], ...] = (("--bench-gate-groups",), ("--bench-gate",), ())
@@ -84,3 +84,9 @@ def benchOptions(sides: Sequence[Side], selection: str) -> tuple[list[str], dict
         if known:
             return list(options), collected
     return [], collected
+
+
+def sharedOptions(sides: Sequence[Side], selection: str) -> list[str]:
+    """The options of ``benchOptions`` alone: how every side of a comparison is to run."""
+    options, _ = benchOptions(sides, selection)
+    return options
