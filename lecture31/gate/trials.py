@@ -73,23 +73,52 @@ def _environment(tree: Path) -> dict[str, str]:
     return environment
 
 
+# Run in the side's tree: import its lecture31 and every public name (its __init__ may re-export
+# lazily), and say where an import failed as "file:line: Error: message" on stderr.
+_PROBE = r"""
+import sys, traceback
+try:
+    import lecture31
+    for name in getattr(lecture31, "__all__", ()):
+        getattr(lecture31, name)
+except BaseException as exc:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where, what = (exc.filename, exc.lineno), exc.msg
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if f.filename.startswith(sys.argv[1])] or frames
+        where = (mine[-1].filename, mine[-1].lineno) if mine else ("?", 0)
+        what = str(exc)
+    sys.stderr.write("%s:%s: %s: %s" % (*where, type(exc).__name__, what))
+    sys.exit(1)
+sys.stdout.write(lecture31.__file__)
+"""
+
+
 def checkSide(side: Side) -> None:
-    """The side has a bench, and importing lecture31 there gets that side's own package."""
+    """The side has a bench, and its lecture31 imports, from its own tree: GateError (exit 2)
+    or BenchFailed (exit 3, naming the file and line of the error)."""
     if not (side.tree / "bench").is_dir():
         raise GateError(f"the {side.label} ({side.commit[:12]}) has no bench/ folder to run")
     probe = subprocess.run(
-        [sys.executable, "-c", "import lecture31, sys; sys.stdout.write(lecture31.__file__)"],
+        [sys.executable, "-c", _PROBE, str(side.tree.resolve()) + os.sep],
         cwd=side.tree,
         env=_environment(side.tree),
         capture_output=True,
         text=True,
         timeout=120,
     )
-    where = Path(probe.stdout).resolve() if probe.returncode == 0 else None
-    if where is None or side.tree.resolve() not in where.parents:
+    if probe.returncode != 0:
+        said = probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"]
+        problem = said[-1].replace(str(side.tree.resolve()) + os.sep, "")
+        raise BenchFailed(
+            f"the {side.label}'s lecture31 ({side.commit[:12]}) cannot import: {problem}"
+        )
+    where = Path(probe.stdout).resolve()
+    if side.tree.resolve() not in where.parents:
         raise GateError(
             f"the {side.label}'s lecture31 does not import from its own tree {side.tree}"
-            f" (got {where or probe.stderr.strip().splitlines()[-1:]})"
+            f" (got {where})"
         )
 
 
