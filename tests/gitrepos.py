@@ -61,3 +61,54 @@ def runGate(
         text=True,
         timeout=timeout,
     )
+
+
+FAKE_CONFTEST = """
+def pytest_addoption(parser):
+    parser.addoption("--bench-quick", action="store_true")
+"""
+
+FAKE_BENCH = """
+import time
+
+import lecture31
+
+
+def test_fast(benchmark):
+    benchmark.extra_info.update(pair="fake-1", variant="fast", scale=1, reference="slow")
+    benchmark.pedantic(time.sleep, args=(lecture31.FAST_SECONDS,), rounds=3, iterations=1)
+
+
+def test_slow(benchmark):
+    benchmark.extra_info.update(pair="fake-1", variant="slow", scale=1, reference="slow")
+    benchmark.pedantic(time.sleep, args=(0.02,), rounds=3, iterations=1)
+"""
+
+
+def fakeRepo(tmp_path: Path, *, files: int = 0) -> Path:
+    """A small repository whose bench times one fake pair in about a second (``fast`` sleeps
+    ``lecture31.FAST_SECONDS``), committed on ``main``; ``files`` padding files make its
+    checkouts slower."""
+    root = tmp_path / "fake"
+    (root / "bench").mkdir(parents=True)
+    (root / "lecture31").mkdir()
+    (root / "bench" / "conftest.py").write_text(FAKE_CONFTEST)
+    (root / "bench" / "test_fake.py").write_text(FAKE_BENCH)
+    (root / "lecture31" / "__init__.py").write_text("FAST_SECONDS = 0.005\n")
+    if files:
+        (root / "padding").mkdir()
+        for index in range(files):
+            (root / "padding" / f"{index:05d}.txt").write_text(f"{index}\n" * 50)
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+def runFakeGate(
+    repo: Path, *args: str, timeout: float = 120, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The gate of this checkout run in ``repo`` (whose own lecture31 is only the fake)."""
+    return runGate(
+        repo, *args, timeout=timeout, env=cleanEnvironment(PYTHONPATH=str(ROOT), **extra)
+    )

@@ -5,22 +5,26 @@ checkedOut(repo, commit)               a detached worktree in a temporary folder
                                        on the way out whatever happens (error, Ctrl-C)
 workingTreeProblem(repo)               why the working tree cannot be measured as it is,
                                        or None (a merge or rebase in progress, conflicts)
+gitFreeEnvironment()                   the caller's environment without GIT_*: every git
+                                       command here, and every bench child, gets it
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = (
     "GateError",
     "checkedOut",
+    "gitFreeEnvironment",
     "repoRoot",
     "resolveCommit",
     "uninterrupted",
@@ -48,6 +52,19 @@ def uninterrupted() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def gitFreeEnvironment(environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environment`` (default: ours) without a single ``GIT_*`` variable.
+
+    Run from a git hook, the caller has GIT_INDEX_FILE, GIT_DIR, GIT_WORK_TREE, GIT_PREFIX...
+    set for *its* repository: passed on, ``git worktree add`` writes the base's index over the
+    repository's own, and pytest-benchmark's ``git`` calls read the wrong tree. Each command
+    names its repository with ``-C`` and needs nothing else from git's variables, so none is
+    set in their place.
+    """
+    source = os.environ if environment is None else environment
+    return {name: value for name, value in source.items() if not name.startswith("GIT_")}
+
+
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
         done = subprocess.run(
@@ -55,6 +72,7 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT_SECONDS,
+            env=gitFreeEnvironment(),
         )
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH") from exc

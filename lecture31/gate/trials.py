@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .git import GateError, uninterrupted
+from .git import GateError, gitFreeEnvironment, uninterrupted
 
 __all__ = (
     "BENCH_TIMEOUT_SECONDS",
@@ -64,7 +64,7 @@ def abbaOrder(trials: int) -> list[tuple[int, str]]:
 
 
 def _environment(tree: Path) -> dict[str, str]:
-    environment = dict(os.environ)
+    environment = gitFreeEnvironment()  # pytest-benchmark runs git for commit_info
     # The side's own package first, ahead of any installed (or editable) lecture31.
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(tree), environment.get("PYTHONPATH", "")])
