@@ -9,16 +9,20 @@
 
 Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
 both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
-option out of range), one line; 3 a side's bench failed; 130 Ctrl-C; 143 SIGTERM. Whatever it
-made (worktrees, bench processes) is gone when it exits, also on failure or Ctrl-C.
+option out of range, an output it cannot write), one line; 3 a side's bench failed; 130 Ctrl-C;
+143 SIGTERM. Whatever it made (worktrees, bench processes) is gone when it exits, also on
+failure or Ctrl-C.
+
+Outputs (--json, --keep-runs) are checked before the first trial. The verdict is printed before
+the JSON is written: if that write fails, one line says so (and where the trials went instead)
+and the status is 1 if a measure regressed (the regression wins: it is what the gate is for),
+else 2. Without --json the trials go to a fresh private file (lecture31.gate.outputs).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
 import sys
 import tempfile
@@ -26,10 +30,10 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .._runtime.atomicwrite import writeAtomically
 from ..report.parse import STATS, ReportError
 from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .record import findingRecord, keptBenchmarks, sideMeasures
 from .trials import BenchFailed, Side, abbaOrder, checkSide, gateRounds, runBench
 
@@ -186,14 +190,15 @@ def _print(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Meas
 
 def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    checkOutputs([("--json", args.json)])  # before any trial: a bad path costs seconds, not the run
+    runsFolder = checkRunsFolder(args.keep_runs) if args.keep_runs else None
     repo = repoRoot(Path.cwd())
     with contextlib.ExitStack() as stack:
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)
-        if args.keep_runs:
-            runs = Path(args.keep_runs)
-            runs.mkdir(parents=True, exist_ok=True)
+        if runsFolder is not None:
+            runs = runsFolder
         else:
             runs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lecture31-gate-")))
         _say(
@@ -215,13 +220,6 @@ def _run(args: argparse.Namespace) -> int:
     record["onlyBase"] = [m.name for m in onlyBase]
     record["onlyHead"] = [m.name for m in onlyHead]
     record["seconds"] = time.monotonic() - started
-    jsonPath = (
-        Path(args.json)
-        if args.json
-        else Path(tempfile.gettempdir()) / f"lecture31-gate-{os.getpid()}.json"
-    )
-    text = json.dumps(record, indent=1) + "\n"
-    writeAtomically([(jsonPath, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
     _print(findings, onlyBase, onlyHead)
     failed = [f for f in findings if f.failed]
     confidence = findings[0].confidence
@@ -229,14 +227,20 @@ def _run(args: argparse.Namespace) -> int:
     _say(
         f"{len(findings)} measures, {args.trials} trials, {confidence:.2%} intervals"
         f" (family {1 - FAMILY_ALPHA:.0%}), tolerance {args.tolerance:.0%}; took {minutes:.1f}"
-        f" min; every trial in {jsonPath}"
+        " min"
     )
     for finding in failed:
         print(f"REGRESSION {finding}", file=sys.stderr)
-    if failed:
-        return EXIT_REGRESSION
-    _say("every measure holds")
-    return 0
+    if not failed:
+        _say("every measure holds")
+    # Written after the verdict is out, so a failed write never hides it (module docstring).
+    written, problem = writeRecord(record, args.json)
+    if problem is not None:
+        elsewhere = f"; every trial in {written} instead" if written else ""
+        print(f"{PROG}: error: {problem}{elsewhere}", file=sys.stderr)
+        return EXIT_REGRESSION if failed else EXIT_USAGE
+    _say(f"every trial in {written}")
+    return EXIT_REGRESSION if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
