@@ -35,7 +35,15 @@ from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
 from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .record import findingRecord, keptBenchmarks, sideMeasures
-from .trials import BenchFailed, Side, abbaOrder, checkSide, gateRounds, runBench
+from .trials import (
+    BenchFailed,
+    Side,
+    abbaOrder,
+    checkSelection,
+    checkSide,
+    gateRounds,
+    runBench,
+)
 
 __all__ = ("DEFAULT_SELECTION", "DEFAULT_TOLERANCE", "DEFAULT_TRIALS", "main")
 
@@ -197,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)
+            checkSelection(side, args.selection)
         if runsFolder is not None:
             runs = runsFolder
         else:

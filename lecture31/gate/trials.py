@@ -3,6 +3,8 @@
 Side(label, tree)      where a side's sources are (a temporary worktree, or the working tree)
 abbaOrder(trials)      B H, H B, B H, ...: each trial's two runs adjacent, which side goes
                        first alternating, so a drift in the host's speed favours neither
+checkSelection(side, k)  the bench collected (--collect-only): -k selecting nothing or not valid
+                       is bad input (exit 2), a bench that cannot be collected exit 3
 runBench(side, ...)    python -m pytest bench --bench-quick -k EXPR --benchmark-json=OUT
                        with cwd and PYTHONPATH at the side's tree, so that side's lecture31,
                        conftest and bench are the ones that run
@@ -28,6 +30,7 @@ __all__ = (
     "BenchFailed",
     "Side",
     "abbaOrder",
+    "checkSelection",
     "checkSide",
     "gateRounds",
     "runBench",
@@ -122,6 +125,46 @@ def checkSide(side: Side) -> None:
         )
 
 
+# pytest's exit statuses (pytest.ExitCode): a -k that selects no test, and a usage error.
+_NO_TESTS_COLLECTED, _USAGE_ERROR = 5, 4
+
+# pytest-benchmark warns "Not saving anything, no benchmarks have been run!" when a run selects
+# no benchmark, and the project's filterwarnings = error turns that into exit 1 (a failed run):
+# ignored, so such a run ends with pytest's own "no tests" status.
+_QUIET_BENCHMARK_WARNING = ("-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning")
+
+
+def checkSelection(side: Side, selection: str) -> None:
+    """``-k selection`` picks at least one benchmark of the side's bench (a collection only,
+    about two seconds): GateError (exit 2) when it picks none or is not a valid expression,
+    BenchFailed (exit 3) when the bench cannot be collected."""
+    command = [
+        *(sys.executable, "-m", "pytest", "bench", "--bench-quick", "-p", "no:cacheprovider"),
+        *("--collect-only", "-q", *_QUIET_BENCHMARK_WARNING),
+        *(["-k", selection] if selection else []),
+    ]
+    done = subprocess.run(
+        command,
+        cwd=side.tree,
+        env=_environment(side.tree),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode == 0:
+        return
+    said = (done.stdout + done.stderr).strip().splitlines()
+    errors = [line.strip() for line in said if line.lstrip().startswith("ERROR")]
+    if done.returncode == _NO_TESTS_COLLECTED:
+        raise GateError(f"-k {selection!r} selects no benchmark in the {side.label}'s bench")
+    if done.returncode == _USAGE_ERROR:
+        raise GateError(f"-k {selection!r}: {(errors or said or ['a usage error'])[-1]}")
+    raise BenchFailed(
+        f"the {side.label}'s bench ({side.commit[:12]}) cannot be collected (exit"
+        f" {done.returncode}): {(errors or said or ['no output'])[0]}"
+    )
+
+
 def _stop(child: subprocess.Popen[bytes]) -> None:
     """End the bench child and everything it started (its own process group)."""
     with uninterrupted():
@@ -166,6 +209,7 @@ def runBench(
         "no:cacheprovider",
         "-q",
         f"--benchmark-json={output}",
+        *_QUIET_BENCHMARK_WARNING,
         *(["-k", selection] if selection else []),
         *extra,
     ]
