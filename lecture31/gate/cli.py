@@ -10,7 +10,8 @@
 Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
 both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
 option out of range, an output it cannot write), one line; 3 a side's bench failed; 130 Ctrl-C;
-143 SIGTERM. Whatever it made (worktrees, bench processes) is gone when it exits, also on
+143 SIGTERM; 129 SIGHUP (a closed terminal: cleaned up as for SIGTERM, 128 + its number as for
+any signal). Whatever it made (worktrees, bench processes) is gone when it exits, also on
 failure or Ctrl-C.
 
 Outputs (--json, --keep-runs) are checked before the first trial. The verdict is printed before
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import tempfile
 import time
@@ -35,6 +35,7 @@ from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
 from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .record import findingRecord, keptBenchmarks, sideMeasures
+from .stopping import Stopped, stopOnSignals
 from .trials import (
     BenchFailed,
     Side,
@@ -63,10 +64,6 @@ EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED = 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived: stop, clean up, exit 143."""
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -74,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "when the head is slower beyond the tolerance.",
         epilog=__doc__.split("Exit status:")[1].strip()
         and "exit status: 0 all hold, 1 a "
-        "regression, 2 bad input, 3 a bench failed, 130 Ctrl-C, 143 SIGTERM",
+        "regression, 2 bad input, 3 a bench failed, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP",
     )
     parser.add_argument("--base", required=True, metavar="REF", help="the commit to compare with")
     parser.add_argument(
@@ -111,24 +108,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _say(text: str) -> None:
     print(f"gate: {text}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _stopOnSigterm() -> Iterator[None]:
-    """SIGTERM raises ``_Terminated`` here, so every ``finally`` (worktrees, children) runs."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise _Terminated
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -261,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 <= args.tolerance < 1.0:
         parser.error(f"--tolerance must be in [0, 1), got {args.tolerance}")
     try:
-        with _stopOnSigterm():
+        with stopOnSignals():
             return _run(args)
     except GateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -272,11 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; worktrees and bench processes removed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _Terminated:
-        print(
-            f"{PROG}: terminated (SIGTERM); worktrees and bench processes removed", file=sys.stderr
-        )
-        return EXIT_TERMINATED
+    except Stopped as stop:
+        with contextlib.suppress(OSError):  # after SIGHUP, the terminal may be gone
+            print(
+                f"{PROG}: terminated ({stop.name}); worktrees and bench processes removed",
+                file=sys.stderr,
+            )
+        return stop.status  # 143 SIGTERM, 129 SIGHUP
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_USAGE

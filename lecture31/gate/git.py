@@ -14,10 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -27,29 +25,16 @@ __all__ = (
     "gitFreeEnvironment",
     "repoRoot",
     "resolveCommit",
-    "uninterrupted",
     "workingTreeProblem",
 )
+
+from .stopping import signalsHeld, uninterrupted
 
 GIT_TIMEOUT_SECONDS = 120  # a checkout of this repository takes well under a second
 
 
 class GateError(Exception):
     """Raised for input the gate cannot work with (an unknown ref, no bench): exit 2, one line."""
-
-
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while cleanup runs, so a second one cannot leave half of it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def gitFreeEnvironment(environment: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -67,13 +52,16 @@ def gitFreeEnvironment(environment: Mapping[str, str] | None = None) -> dict[str
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_SECONDS,
-            env=gitFreeEnvironment(),
-        )
+        # Held for the whole command (git is quick): a signal cannot cut a git command short,
+        # nor leave one running unseen; it arrives when the command is done.
+        with signalsHeld():
+            done = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT_SECONDS,
+                env=gitFreeEnvironment(),
+            )
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH") from exc
     if check and done.returncode != 0:
@@ -121,15 +109,31 @@ def workingTreeProblem(repo: Path) -> str | None:
 
 @contextlib.contextmanager
 def checkedOut(repo: Path, commit: str, label: str) -> Iterator[Path]:
-    """``commit`` checked out (detached) in a temporary worktree; removed on the way out."""
-    folder = Path(tempfile.mkdtemp(prefix=f"lecture31-gate-{label}-"))
-    tree = folder / "tree"
+    """``commit`` checked out (detached) in a temporary worktree; removed on the way out.
+
+    A signal during the checkout waits for it (``signalsHeld``), then unwinds through the
+    cleanup: git's add, killed half-way, would leave a worktree locked ("initializing") that
+    neither ``worktree remove --force`` nor ``prune`` removes.
+    """
+    folder: Path | None = None
     try:
-        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
-        yield tree
+        with signalsHeld():
+            folder = Path(tempfile.mkdtemp(prefix=f"lecture31-gate-{label}-"))
+            _git(repo, "worktree", "add", "--detach", "--quiet", str(folder / "tree"), commit)
+        yield folder / "tree"
     finally:
-        # Removed however we leave: the worktree's record in repo/.git too, not only the files.
-        with uninterrupted():
-            _git(repo, "worktree", "remove", "--force", str(tree), check=False)
-            shutil.rmtree(folder, ignore_errors=True)
-            _git(repo, "worktree", "prune", check=False)
+        # Removed however we leave: the worktree's record in repo/.git too, not only the files;
+        # --force twice removes a worktree even if it is locked.
+        if folder is not None:
+            with uninterrupted():
+                _git(
+                    repo,
+                    "worktree",
+                    "remove",
+                    "--force",
+                    "--force",
+                    str(folder / "tree"),
+                    check=False,
+                )
+                shutil.rmtree(folder, ignore_errors=True)
+                _git(repo, "worktree", "prune", check=False)

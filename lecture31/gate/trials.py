@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .git import GateError, gitFreeEnvironment, uninterrupted
+from .git import GateError, gitFreeEnvironment
+from .stopping import runChild, startedChild, uninterrupted
 
 __all__ = (
     "BENCH_TIMEOUT_SECONDS",
@@ -103,12 +104,10 @@ def checkSide(side: Side) -> None:
     or BenchFailed (exit 3, naming the file and line of the error)."""
     if not (side.tree / "bench").is_dir():
         raise GateError(f"the {side.label} ({side.commit[:12]}) has no bench/ folder to run")
-    probe = subprocess.run(
+    probe = runChild(
         [sys.executable, "-c", _PROBE, str(side.tree.resolve()) + os.sep],
         cwd=side.tree,
         env=_environment(side.tree),
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     if probe.returncode != 0:
@@ -143,14 +142,7 @@ def checkSelection(side: Side, selection: str) -> None:
         *("--collect-only", "-q", *_QUIET_BENCHMARK_WARNING),
         *(["-k", selection] if selection else []),
     ]
-    done = subprocess.run(
-        command,
-        cwd=side.tree,
-        env=_environment(side.tree),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = runChild(command, cwd=side.tree, env=_environment(side.tree), timeout=120)
     if done.returncode == 0:
         return
     said = (done.stdout + done.stderr).strip().splitlines()
@@ -214,17 +206,20 @@ def runBench(
         *extra,
     ]
     started = time.monotonic()
-    with log.open("wb") as sink:
-        # A session of its own: Ctrl-C in a terminal reaches the gate alone, which then stops
-        # the bench (and its pools' workers) in order, and a kill reaches every process it made.
-        child = subprocess.Popen(
+    # A session of its own: Ctrl-C in a terminal reaches the gate alone, which then stops
+    # the bench (and its pools' workers) in order, and a kill reaches every process it made.
+    with (
+        log.open("wb") as sink,
+        startedChild(
             command,
+            stop=_stop,
             cwd=side.tree,
             env=_environment(side.tree),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )
+        ) as child,
+    ):
         try:
             status = child.wait(timeout=BENCH_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -232,9 +227,6 @@ def runBench(
             raise BenchFailed(
                 f"the {side.label}'s bench ran over {BENCH_TIMEOUT_SECONDS:g} s; see {log}"
             ) from None
-        except BaseException:
-            _stop(child)
-            raise
     if status == 5:
         raise GateError(f"-k {selection!r} selects no benchmark in the {side.label}'s bench")
     if status != 0 or not output.is_file():
