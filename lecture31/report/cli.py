@@ -3,7 +3,8 @@
 Exit status (every failure one line on stderr; files are written only on 0):
     0    fine (and written)
     1    a regression (with --check)
-    2    unusable input, or nothing written: an unreadable run (a symlink loop too), a target
+    2    unusable input, or nothing written: an unreadable run (a symlink loop too, or one that
+         is not a regular file: a FIFO, a device, a directory, never opened for reading), a target
          that is not a regular file (a FIFO, a device, a directory), a write or stdout that
          failed (a full disk), or a quick or partial run that would replace a fuller table
   141    stdout closed early (``| head -1``): quietly, nothing written (not 1: that means a
