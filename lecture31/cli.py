@@ -6,7 +6,9 @@ Exit status (every failure is one line on stderr, never a traceback):
          the address (a refused port is known at once), or the output was lost: stdout
          closed early (``... | head -1``, said by nothing) or not writable (a full disk: one
          line); never 0 after lost output
-    2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address
+    2    usage error: a bad option, a bad --scheduler or $LECTURE31_DASK_SCHEDULER address, a
+         --workload that cannot run (its import failed or raised, SystemExit too), --args
+         nested deeper than MAX_NESTING (100); a --workload whose import outlasts --timeout is 1
   130    Ctrl-C          143  SIGTERM
 On Ctrl-C and SIGTERM the run is cancelled, so every pool (and a local dask cluster) is shut
 down and every worker has exited before the one-line message (``lecture31._runtime.lifecycle``).
@@ -27,7 +29,7 @@ from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 from typing import Any
 
-from ._runtime.checks import UserInputError
+from ._runtime.checks import MAX_NESTING, UserInputError, checkNesting
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 
@@ -176,9 +178,13 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
     workloadArgs = None
     if args.workloadArgs is not None:
         try:
-            workloadArgs = json.loads(args.workloadArgs)
+            workloadArgs = checkNesting(json.loads(args.workloadArgs), "--args")
         except json.JSONDecodeError as exc:
             raise _CommandError(f"--args is not valid JSON ({exc}): {args.workloadArgs!r}") from exc
+        except RecursionError as exc:  # deeper than the JSON decoder goes
+            raise _CommandError(
+                f"--args must be nested at most {MAX_NESTING} levels deep, got deeper"
+            ) from exc
     return _Plan(
         names=names,
         seed=args.seed,
