@@ -9,7 +9,8 @@
 
 Exit status: 0 every measure holds; 1 a measure regressed beyond the tolerance (named, with
 both figures); 2 bad input (unknown ref, a working tree mid-merge, a side without a bench, an
-option out of range, an output it cannot write), one line; 3 a side's bench failed; 130 Ctrl-C;
+option out of range, an output it cannot write, another gate running in the repository: its
+pid is named), one line; 3 a side's bench failed; 130 Ctrl-C;
 143 SIGTERM; 129 SIGHUP (a closed terminal: cleaned up as for SIGTERM, 128 + its number as for
 any signal). Whatever it made (worktrees, bench processes) is gone when it exits, also on
 failure or Ctrl-C.
@@ -33,6 +34,7 @@ from pathlib import Path
 from ..report.parse import STATS, ReportError
 from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
 from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .lock import gateLock
 from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .record import findingRecord, keptBenchmarks, sideMeasures
 from .stopping import Stopped, stopOnSignals
@@ -181,6 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     runsFolder = checkRunsFolder(args.keep_runs) if args.keep_runs else None
     repo = repoRoot(Path.cwd())
     with contextlib.ExitStack() as stack:
+        stack.enter_context(gateLock(repo))  # one gate a repository; a second refuses (exit 2)
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)

@@ -22,6 +22,7 @@ from pathlib import Path
 __all__ = (
     "GateError",
     "checkedOut",
+    "commonDir",
     "gitFreeEnvironment",
     "repoRoot",
     "resolveCommit",
@@ -76,6 +77,12 @@ def repoRoot(start: Path) -> Path:
     if done.returncode != 0:
         raise GateError(f"{start} is not inside a git checkout")
     return Path(done.stdout.strip())
+
+
+def commonDir(repo: Path) -> Path:
+    """The git folder every worktree of ``repo`` shares (``.git`` of the main checkout)."""
+    found = Path(_git(repo, "rev-parse", "--git-common-dir").stdout.strip())
+    return found if found.is_absolute() else (repo / found).resolve()
 
 
 def resolveCommit(repo: Path, ref: str) -> str:
