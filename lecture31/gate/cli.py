@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..report.parse import STATS, ReportError
 from .decide import FAMILY_ALPHA, Finding, Measure, compareTrials
-from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .git import GateError, checkedOutOn, repoRoot, resolveCommit, workingTreeProblem
 from .lock import gateLock
 from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .record import findingRecord, keptBenchmarks, sideMeasures
@@ -119,11 +119,11 @@ def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side
     if headCommit is None and (problem := workingTreeProblem(repo)) is not None:
         raise GateError(problem)
     with contextlib.ExitStack() as stack:
-        baseTree = stack.enter_context(checkedOut(repo, baseCommit, "base"))
+        baseTree = checkedOutOn(stack, repo, baseCommit, "base")
         if headCommit is None:
             headSide = Side("head", repo, "working tree")
         else:
-            headTree = stack.enter_context(checkedOut(repo, headCommit, "head"))
+            headTree = checkedOutOn(stack, repo, headCommit, "head")
             headSide = Side("head", headTree, headCommit)
         yield Side("base", baseTree, baseCommit), headSide
 

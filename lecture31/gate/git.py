@@ -3,6 +3,8 @@
 resolveCommit(repo, "main~3")          the commit a ref names, or GateError (exit 2)
 checkedOut(repo, commit)               a detached worktree in a temporary folder, removed
                                        on the way out whatever happens (error, Ctrl-C)
+checkedOutOn(stack, repo, commit)      the same, entered on an ExitStack without a gap for a
+                                       signal between the checkout and its removal's record
 workingTreeProblem(repo)               why the working tree cannot be measured as it is,
                                        or None (a merge or rebase in progress, conflicts)
 gitFreeEnvironment()                   the caller's environment without GIT_*: every git
@@ -22,6 +24,7 @@ from pathlib import Path
 __all__ = (
     "GateError",
     "checkedOut",
+    "checkedOutOn",
     "commonDir",
     "gitFreeEnvironment",
     "repoRoot",
@@ -29,7 +32,7 @@ __all__ = (
     "workingTreeProblem",
 )
 
-from .stopping import signalsHeld, uninterrupted
+from .stopping import cleanUp, signalsHeld
 
 GIT_TIMEOUT_SECONDS = 120  # a checkout of this repository takes well under a second
 
@@ -132,15 +135,18 @@ def checkedOut(repo: Path, commit: str, label: str) -> Iterator[Path]:
         # Removed however we leave: the worktree's record in repo/.git too, not only the files;
         # --force twice removes a worktree even if it is locked.
         if folder is not None:
-            with uninterrupted():
-                _git(
-                    repo,
-                    "worktree",
-                    "remove",
-                    "--force",
-                    "--force",
-                    str(folder / "tree"),
-                    check=False,
-                )
-                shutil.rmtree(folder, ignore_errors=True)
-                _git(repo, "worktree", "prune", check=False)
+            cleanUp(lambda: _remove(repo, folder))
+
+
+def checkedOutOn(stack: contextlib.ExitStack, repo: Path, commit: str, label: str) -> Path:
+    """``stack.enter_context(checkedOut(...))`` with the stop signals held until the removal
+    is registered on ``stack``: a signal's handler running between ``__enter__`` and that
+    registration would leave the new worktree behind, removed by nothing."""
+    with signalsHeld():
+        return stack.enter_context(checkedOut(repo, commit, label))
+
+
+def _remove(repo: Path, folder: Path) -> None:
+    _git(repo, "worktree", "remove", "--force", "--force", str(folder / "tree"), check=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    _git(repo, "worktree", "prune", check=False)

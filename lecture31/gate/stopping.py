@@ -28,6 +28,7 @@ from typing import Any
 __all__ = (
     "STOP_SIGNALS",
     "Stopped",
+    "cleanUp",
     "runChild",
     "signalsHeld",
     "startedChild",
@@ -85,7 +86,30 @@ def signalsHeld() -> Iterator[set[Any] | None]:
     try:
         yield previous  # the mask before: what a child should start with
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal arrives now
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal arrives now...
+        _arrive()  # ...and its handler runs here, not at some later call the caller cannot see
+
+
+def _arrive() -> None:
+    """Nothing: calling a Python function is where CPython runs a signal handler that is due.
+    Without it, the handler of a signal released above would run at the next call, wherever
+    that is: say between ExitStack.enter_context's __enter__ and the registration of its
+    __exit__, and the worktree just made would never be removed."""
+
+
+def cleanUp(step: Callable[[], object]) -> None:
+    """``step()`` (a cleanup) run whole, ``uninterrupted``: a signal whose handler fires just
+    before the signals are ignored is kept, the step run again, and the signal raised after."""
+    stopped: BaseException | None = None
+    while True:
+        try:
+            with uninterrupted():
+                step()
+            break
+        except (Stopped, KeyboardInterrupt) as exc:
+            stopped = stopped or exc
+    if stopped is not None:
+        raise stopped
 
 
 @contextlib.contextmanager

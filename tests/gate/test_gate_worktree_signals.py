@@ -83,6 +83,7 @@ def test_sigterm_during_worktree_creation_leaves_no_worktree_and_none_locked(tmp
         assert len(worktrees(repo)) == 1, (moment, worktrees(repo))
         records = repo / ".git" / "worktrees"  # a locked worktree would keep its record here
         assert not records.exists() or list(records.iterdir()) == [], moment
-        assert list(temp.iterdir()) == [] and processesUnder(temp) == [], moment
+        assert list(temp.iterdir()) == [], (moment, said, [str(p) for p in temp.rglob("*")][:8])
+        assert processesUnder(temp) == [], (moment, said)
     # A sanity check that the window was hit at all (the host's load moves it between runs).
     assert hits >= 3, f"only {hits} of {TRIES} signals came during a worktree add"
