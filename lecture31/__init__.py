@@ -14,21 +14,86 @@ The tree is the architecture. Imports only go down:
 
 tests/test_layering.py walks the package and fails on an import cycle or an upward import.
 Every public name is re-exported here; what lies behind an exercise (its modules) is private.
+
+The re-exports are lazy (PEP 562): ``import lecture31`` imports no exercise, and
+``lecture31.runTiered`` (or ``from lecture31 import runTiered``) imports ``lecture31.tiered`` on
+first use. Why: the gate (``python -m lecture31.gate``) runs from the very tree it measures, and
+must not fail (or measure itself) because an exercise of that tree is broken; the bench and
+every command import what they use.
 """
 
-from . import breaker, fanout, pipeline, tiered, tiers
-from .breaker import *  # noqa: F403
-from .cluster import cpuExecutor
-from .fanout import *  # noqa: F403
-from .pipeline import *  # noqa: F403
-from .tiered import *  # noqa: F403
-from .tiers import *  # noqa: F403
+from __future__ import annotations
 
-__all__ = (
-    *tiered.__all__,
-    *fanout.__all__,
-    *breaker.__all__,
-    *pipeline.__all__,
-    *tiers.__all__,
-    "cpuExecutor",  # the rest of lecture31.cluster is its own business
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Where each public name lives; __all__ is read from here. tests/test_package.py checks each
+# module's own __all__ against it.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "tiered": (
+        "RequestFailedError",
+        "RunResult",
+        "fetchMetadataBlocking",
+        "handleRequest",
+        "parseCsvChunk",
+        "runSequential",
+        "runTiered",
+    ),
+    "fanout": ("LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries"),
+    "breaker": (
+        "AsyncCircuitBreaker",
+        "BreakerState",
+        "CircuitBreaker",
+        "CircuitOpenError",
+        "FlakyAsyncService",
+        "runHarness",
+    ),
+    "pipeline": (
+        "aggregateResults",
+        "compareScales",
+        "fetchSensorReading",
+        "normalizeReading",
+        "runCorrectPipeline",
+        "runNaivePipeline",
+        "runStorageBreakerBatches",
+        "runStreamedPipeline",
+        "storeReading",
+    ),
+    "tiers": ("TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts"),
+    "cluster": ("cpuExecutor",),  # the rest of lecture31.cluster is its own business
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = tuple(_HOME)
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from . import (
+        breaker as breaker,
+        cluster as cluster,
+        fanout as fanout,
+        pipeline as pipeline,
+        tiered as tiered,
+        tiers as tiers,
+    )
+    from .breaker import *  # noqa: F403
+    from .cluster import cpuExecutor as cpuExecutor
+    from .fanout import *  # noqa: F403
+    from .pipeline import *  # noqa: F403
+    from .tiered import *  # noqa: F403
+    from .tiers import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, or an exercise module, imported on first use (then cached here)."""
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    elif name in _EXPORTS:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_EXPORTS})

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import breaker, fanout, pipeline, tiered, tiers
 from ._runtime.atomicwrite import checkTarget
-from ._runtime.checks import UserInputError
+from ._runtime.checks import MAX_NESTING, UserInputError, checkNesting
 from ._runtime.exits import exitEpilog
 from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, runMain
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
@@ -89,13 +89,13 @@ STUCK_THREAD_GRACE_SECONDS = 1.0
 # What each status means, once: the --help epilog and docs/reliability.md's row are this table.
 EXIT_STATUSES = {
     0: "done",
-    EXIT_FAULT: "a fault: a worker died, a --workload batch overran --timeout, no dask scheduler "
-    "at the address (a refused port or unknown host is known at once; silence is waited for up "
-    "to 30 s), or the output was lost (stdout closed early: quiet; not writable, say a full "
+    EXIT_FAULT: "a fault: a worker died, a --workload batch (or its module's import) overran "
+    "--timeout, no dask scheduler at the address (a refused port or unknown host is known at "
+    "once; silence is waited for up to 30 s), or the output was lost (stdout closed early: quiet; not writable, say a full "
     "disk: one line)",
     EXIT_USAGE: "usage error: a bad option, a malformed --scheduler or $LECTURE31_DASK_SCHEDULER "
-    "address, a --workload that cannot run on every tier or that raised (SystemExit and "
-    "KeyboardInterrupt included)",
+    "address, a --workload that cannot run on every tier or that raised, at import too (SystemExit "
+    f"and KeyboardInterrupt included), --args nested over {MAX_NESTING} levels",
     EXIT_INTERRUPTED: "Ctrl-C (one line)",
     EXIT_TERMINATED: "SIGTERM",
 }
@@ -266,9 +266,13 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
     workloadArgs = None
     if args.workloadArgs is not None:
         try:
-            workloadArgs = json.loads(args.workloadArgs)
+            workloadArgs = checkNesting(json.loads(args.workloadArgs), "--args")
         except json.JSONDecodeError as exc:
             raise _CommandError(f"--args is not valid JSON ({exc}): {args.workloadArgs!r}") from exc
+        except RecursionError as exc:  # deeper than the JSON decoder goes
+            raise _CommandError(
+                f"--args must be nested at most {MAX_NESTING} levels deep, got deeper"
+            ) from exc
     return _Plan(
         names=names,
         seed=args.seed,

@@ -163,3 +163,17 @@ def test_no_module_is_over_450_lines(module):
 
 def test_the_package_is_marked_typed():
     assert (PACKAGE / "py.typed").is_file()
+
+
+def test_the_gate_imports_none_of_the_code_it_measures():
+    """The gate runs from the tree it measures (issue 32): a broken exercise there must be a
+    side that failed (exit 3), not a gate that cannot start."""
+    measured = ("tiered", "fanout", "breaker", "pipeline", "tiers", "cluster", "demos")
+    reached: set[str] = set()
+    todo = [module for module in MODULES if module.startswith(f"{NAME}.gate")]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(GRAPH[module])
+    assert {m for m in reached if m.split(".")[1:2] and m.split(".")[1] in measured} == set()

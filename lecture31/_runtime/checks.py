@@ -13,14 +13,21 @@ from concurrent.futures import Executor
 from numbers import Real
 
 __all__ = (
+    "MAX_NESTING",
     "UserInputError",
     "checkCallable",
     "checkCount",
     "checkExecutor",
+    "checkNesting",
     "checkProbability",
     "checkSeconds",
     "checkSeed",
 )
+
+
+# Lists and objects in a user's JSON (--args): deeper than any real arguments, shallow enough
+# that nothing walking them (pickle, repr, a recursive function) meets the recursion limit.
+MAX_NESTING = 100
 
 
 class UserInputError(ValueError):
@@ -87,4 +94,20 @@ def checkCallable(value: object, name: str) -> Callable[..., object]:
     """Anything callable."""
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {value!r}")
+    return value
+
+
+def checkNesting(value: object, name: str, *, maximum: int = MAX_NESTING) -> object:
+    """``value`` (lists, tuples and dicts within each other) at most ``maximum`` deep; walked
+    without recursion, so any depth is measured safely."""
+    level, depth = [value], 0
+    while containers := [inside for inside in level if isinstance(inside, (list, tuple, dict))]:
+        depth += 1
+        if depth > maximum:
+            raise UserInputError(f"{name} must be nested at most {maximum} levels deep, got deeper")
+        level = [
+            item
+            for inside in containers
+            for item in (inside.values() if isinstance(inside, dict) else inside)
+        ]
     return value

@@ -20,18 +20,42 @@ Why: a baseline file made on another host cannot tell a 10% slowdown from a CPU 
 two commits measured in turns on one machine can (Laaber et al. 2019; asv continuous).
 """
 
-from .cli import DEFAULT_SELECTION, main
-from .decide import Finding, Measure, Verdict, compareTrials, measuresOf
-from .groups import GROUPS, GateGroup
+from __future__ import annotations
 
-__all__ = (
-    "DEFAULT_SELECTION",
-    "GROUPS",
-    "Finding",
-    "GateGroup",
-    "Measure",
-    "Verdict",
-    "compareTrials",
-    "main",
-    "measuresOf",
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Lazy, as lecture31's own re-exports: ``python -m lecture31.gate`` imports this package before
+# its __main__, which is what turns a gate module that cannot import into one line (exit 3).
+_HOME = {
+    "DEFAULT_SELECTION": "cli",
+    "GROUPS": "groups",
+    "Finding": "decide",
+    "GateGroup": "groups",
+    "Measure": "decide",
+    "Verdict": "decide",
+    "compareTrials": "decide",
+    "main": "cli",
+    "measuresOf": "decide",
+}
+
+__all__ = tuple(_HOME)
+
+if TYPE_CHECKING:
+    from .cli import DEFAULT_SELECTION as DEFAULT_SELECTION, main as main
+    from .decide import (
+        Finding as Finding,
+        Measure as Measure,
+        Verdict as Verdict,
+        compareTrials as compareTrials,
+        measuresOf as measuresOf,
+    )
+    from .groups import GROUPS as GROUPS, GateGroup as GateGroup
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value

@@ -12,12 +12,15 @@
     --bisect GOOD BAD / --history A..B: many commits, the same machinery (lecture31.gate.bisect,
                                 lecture31.gate.history; their exit statuses are in their docstrings)
 
-Exit status: 0 no measure regressed (some may be unresolved: said); 1 a measure regressed beyond
-its tolerance (named, with both figures); 2 bad input (unknown ref, a working tree mid-merge, a
-side without a bench, -k selecting nothing, an option out of range), one line; 3 a side's bench
-failed; 4 the positive control was not caught: the gate is blind on this host and proves
-nothing; 130 Ctrl-C; 143 SIGTERM. Whatever it made (worktrees, bench processes) is gone when it
-exits, also on failure or Ctrl-C.
+Exit status: ``EXIT_STATUSES`` below (the --help epilog and docs/reliability.md read it). Whatever
+it made (worktrees, bench processes) is gone when it exits, also on failure, Ctrl-C, SIGTERM or
+SIGHUP (a closed terminal: cleaned up as for SIGTERM, 128 + its number as for any signal).
+
+Outputs (--json, --markdown, --keep-runs) are checked before the first trial. The verdict is
+printed before the JSON and the summary are written: if a write fails, one line says so (and
+where the trials went instead) and the status is the verdict's if it failed (the regression or
+the blindness wins: it is what the gate is for), else 2. Without --json the trials go to a
+fresh private file (lecture31.gate.outputs).
 """
 
 from __future__ import annotations
@@ -25,9 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -39,7 +40,7 @@ from .._runtime.exits import exitEpilog
 from ..report.parse import STATS, ReportError
 from .bisect import runBisect
 from .decide import Finding, Measure, Verdict
-from .git import GateError, checkedOut, repoRoot, resolveCommit, workingTreeProblem
+from .git import GateError, checkedOutOn, repoRoot, resolveCommit, workingTreeProblem
 from .groups import (
     CONTROL,
     CONTROL_ENV,
@@ -53,9 +54,12 @@ from .groups import (
     selectionOf,
 )
 from .history import runHistory
+from .lock import gateLock
+from .outputs import checkOutputs, checkRunsFolder, writeRecord
 from .protocol import benchOptions
 from .record import findingRecord, keptBenchmarks
 from .stages import Outcome, StagePlan, runStages
+from .stopping import Stopped, stopOnSignals
 from .summary import hostLine, markdownSummary
 from .trials import BenchFailed, Side, checkSide, runBench
 
@@ -74,22 +78,20 @@ OTHER_TRIALS, OTHER_TOLERANCE = 10, 0.02
 MANY_COMMITS_TRIALS = 12
 
 EXIT_REGRESSION, EXIT_USAGE, EXIT_BENCH_FAILED, EXIT_BLIND = 1, 2, 3, 4
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED = 129, 130, 143
 # What each status means, once: the --help epilog and docs/reliability.md's row are this table.
 EXIT_STATUSES = {
     0: "nothing regressed (unresolved measures are said)",
     EXIT_REGRESSION: "a measure regressed beyond its tolerance (named, with both figures)",
     EXIT_USAGE: "bad input: an unknown ref, a working tree mid-merge, a side without a bench,"
-    " -k selecting nothing, an option out of range",
+    " -k selecting nothing, an option out of range, an output it cannot write, another gate"
+    " running in the repository (its pid named)",
     EXIT_BENCH_FAILED: "a side's bench failed",
     EXIT_BLIND: "the positive control was not caught: the gate is blind here",
+    EXIT_HANGUP: "SIGHUP (a closed terminal), cleaned up as for SIGTERM",
     EXIT_INTERRUPTED: "Ctrl-C",
     EXIT_TERMINATED: "SIGTERM",
 }
-
-
-class _Terminated(Exception):
-    """SIGTERM arrived: stop, clean up, exit 143."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -181,35 +183,17 @@ def _say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def _stopOnSigterm() -> Iterator[None]:
-    """SIGTERM raises ``_Terminated`` here, so every ``finally`` (worktrees, children) runs."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise _Terminated
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
 def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side]]:
     baseCommit = resolveCommit(repo, base)
     headCommit = resolveCommit(repo, head) if head is not None else None
     if headCommit is None and (problem := workingTreeProblem(repo)) is not None:
         raise GateError(problem)
     with contextlib.ExitStack() as stack:
-        baseTree = stack.enter_context(checkedOut(repo, baseCommit, "base"))
+        baseTree = checkedOutOn(stack, repo, baseCommit, "base")
         if headCommit is None:
             headSide = Side("head", repo, "working tree")
         else:
-            headTree = stack.enter_context(checkedOut(repo, headCommit, "head"))
+            headTree = checkedOutOn(stack, repo, headCommit, "head")
             headSide = Side("head", headTree, headCommit)
         yield Side("base", baseTree, baseCommit), headSide
 
@@ -345,20 +329,29 @@ def _report(findings: list[Finding], onlyBase: list[Measure], onlyHead: list[Mea
             print(f"gate: only the {label} has {measure.name} (listed, not compared)")
 
 
-def _writeSummary(path: str | None, text: str) -> None:
-    targets = [Path(path)] if path else []
-    for target in targets:
-        writeAtomically([(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
-    stepSummary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if stepSummary:
-        with open(stepSummary, "a", encoding="utf-8") as sink:
-            sink.write(text)
+def _writeSummary(path: str | None, text: str) -> str | None:
+    """The summary to ``path`` (atomically) and appended to $GITHUB_STEP_SUMMARY when set; one
+    line saying what could not be written, or None."""
+    try:
+        if path:
+            writeAtomically([(Path(path), lambda temp: temp.write_text(text, encoding="utf-8"))])
+        stepSummary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if stepSummary:
+            with open(stepSummary, "a", encoding="utf-8") as sink:
+                sink.write(text)
+    except OSError as exc:
+        return f"cannot write the summary: {exc.strerror or exc}: {exc.filename or path}"
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # Before any trial: a bad path costs seconds, not the run.
+    checkOutputs([("--json", args.json), ("--markdown", args.markdown)])
+    runsFolder = checkRunsFolder(args.keep_runs) if args.keep_runs else None
     repo = repoRoot(Path.cwd())
     with contextlib.ExitStack() as stack:
+        stack.enter_context(gateLock(repo))  # one gate a repository; a second refuses (exit 2)
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)
@@ -367,9 +360,8 @@ def _run(args: argparse.Namespace) -> int:
         groups = _plannedGroups(args, collected.get("head", []))
         # Both sides' benches know the groups, and so the control (they came together).
         control = "--bench-gate-groups" in options
-        if args.keep_runs:
-            runs = Path(args.keep_runs)
-            runs.mkdir(parents=True, exist_ok=True)
+        if runsFolder is not None:
+            runs = runsFolder
         else:
             runs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lecture31-gate-")))
         _say(
@@ -422,37 +414,38 @@ def _run(args: argparse.Namespace) -> int:
         control=controlText,
         findings=findings,
     )
-    jsonPath = (
-        Path(args.json)
-        if args.json
-        else Path(tempfile.gettempdir()) / f"lecture31-gate-{os.getpid()}.json"
-    )
-    text = json.dumps(record, indent=1) + "\n"
-    writeAtomically([(jsonPath, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
-    _writeSummary(args.markdown, summary)
-    _say(
-        f"every trial in {jsonPath}"
-        + (f"; the summary in {args.markdown}" if args.markdown else "")
-    )
     for finding in failed:
         print(f"REGRESSION {finding}", file=sys.stderr)
     if blind:
         print(
             f"{PROG}: blind: the positive control was not caught ({controlText})", file=sys.stderr
         )
-        return EXIT_BLIND
-    if failed:
-        return EXIT_REGRESSION
-    unresolved = counts[Verdict.UNRESOLVED]
-    _say(
-        "nothing regressed"
-        + (
-            f"; {unresolved} measures unresolved (this run could not tell)"
-            if unresolved
-            else "; every measure held"
+        status = EXIT_BLIND
+    elif failed:
+        status = EXIT_REGRESSION
+    else:
+        unresolved = counts[Verdict.UNRESOLVED]
+        _say(
+            "nothing regressed"
+            + (
+                f"; {unresolved} measures unresolved (this run could not tell)"
+                if unresolved
+                else "; every measure held"
+            )
         )
+        status = 0
+    # Written after the verdict is out, so a failed write never hides it (module docstring).
+    written, problem = writeRecord(record, args.json)
+    if problem is None:
+        problem = _writeSummary(args.markdown, summary)
+    if problem is not None:
+        elsewhere = f"; every trial in {written}" if written else ""
+        print(f"{PROG}: error: {problem}{elsewhere}", file=sys.stderr)
+        return status or EXIT_USAGE
+    _say(
+        f"every trial in {written}" + (f"; the summary in {args.markdown}" if args.markdown else "")
     )
-    return 0
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -472,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.rounds is not None or args.out is not None) and not args.history:
         parser.error("--rounds and --out go with --history")
     try:
-        with _stopOnSigterm():
+        with stopOnSignals():
             if args.bisect or args.history:
                 # Many commits: one tolerance and one trial count for every measure searched.
                 args.trials = args.trials or MANY_COMMITS_TRIALS
@@ -489,11 +482,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; worktrees and bench processes removed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _Terminated:
-        print(
-            f"{PROG}: terminated (SIGTERM); worktrees and bench processes removed", file=sys.stderr
-        )
-        return EXIT_TERMINATED
+    except Stopped as stop:
+        with contextlib.suppress(OSError):  # after SIGHUP, the terminal may be gone
+            print(
+                f"{PROG}: terminated ({stop.name}); worktrees and bench processes removed",
+                file=sys.stderr,
+            )
+        return stop.status  # 143 SIGTERM, 129 SIGHUP
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_USAGE

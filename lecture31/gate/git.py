@@ -3,29 +3,36 @@
 resolveCommit(repo, "main~3")          the commit a ref names, or GateError (exit 2)
 checkedOut(repo, commit)               a detached worktree in a temporary folder, removed
                                        on the way out whatever happens (error, Ctrl-C)
+checkedOutOn(stack, repo, commit)      the same, entered on an ExitStack without a gap for a
+                                       signal between the checkout and its removal's record
 workingTreeProblem(repo)               why the working tree cannot be measured as it is,
                                        or None (a merge or rebase in progress, conflicts)
+gitFreeEnvironment()                   the caller's environment without GIT_*: every git
+                                       command here, and every bench child, gets it
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = (
     "GateError",
     "checkedOut",
+    "checkedOutOn",
+    "commonDir",
+    "gitFreeEnvironment",
     "repoRoot",
     "resolveCommit",
-    "uninterrupted",
     "workingTreeProblem",
 )
+
+from .stopping import cleanUp, signalsHeld
 
 GIT_TIMEOUT_SECONDS = 120  # a checkout of this repository takes well under a second
 
@@ -34,28 +41,31 @@ class GateError(Exception):
     """Raised for input the gate cannot work with (an unknown ref, no bench): exit 2, one line."""
 
 
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while cleanup runs, so a second one cannot leave half of it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def gitFreeEnvironment(environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environment`` (default: ours) without a single ``GIT_*`` variable.
+
+    Run from a git hook, the caller has GIT_INDEX_FILE, GIT_DIR, GIT_WORK_TREE, GIT_PREFIX...
+    set for *its* repository: passed on, ``git worktree add`` writes the base's index over the
+    repository's own, and pytest-benchmark's ``git`` calls read the wrong tree. Each command
+    names its repository with ``-C`` and needs nothing else from git's variables, so none is
+    set in their place.
+    """
+    source = os.environ if environment is None else environment
+    return {name: value for name, value in source.items() if not name.startswith("GIT_")}
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_SECONDS,
-        )
+        # Held for the whole command (git is quick): a signal cannot cut a git command short,
+        # nor leave one running unseen; it arrives when the command is done.
+        with signalsHeld():
+            done = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT_SECONDS,
+                env=gitFreeEnvironment(),
+            )
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH") from exc
     if check and done.returncode != 0:
@@ -70,6 +80,12 @@ def repoRoot(start: Path) -> Path:
     if done.returncode != 0:
         raise GateError(f"{start} is not inside a git checkout")
     return Path(done.stdout.strip())
+
+
+def commonDir(repo: Path) -> Path:
+    """The git folder every worktree of ``repo`` shares (``.git`` of the main checkout)."""
+    found = Path(_git(repo, "rev-parse", "--git-common-dir").stdout.strip())
+    return found if found.is_absolute() else (repo / found).resolve()
 
 
 def resolveCommit(repo: Path, ref: str) -> str:
@@ -103,15 +119,34 @@ def workingTreeProblem(repo: Path) -> str | None:
 
 @contextlib.contextmanager
 def checkedOut(repo: Path, commit: str, label: str) -> Iterator[Path]:
-    """``commit`` checked out (detached) in a temporary worktree; removed on the way out."""
-    folder = Path(tempfile.mkdtemp(prefix=f"lecture31-gate-{label}-"))
-    tree = folder / "tree"
+    """``commit`` checked out (detached) in a temporary worktree; removed on the way out.
+
+    A signal during the checkout waits for it (``signalsHeld``), then unwinds through the
+    cleanup: git's add, killed half-way, would leave a worktree locked ("initializing") that
+    neither ``worktree remove --force`` nor ``prune`` removes.
+    """
+    folder: Path | None = None
     try:
-        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
-        yield tree
+        with signalsHeld():
+            folder = Path(tempfile.mkdtemp(prefix=f"lecture31-gate-{label}-"))
+            _git(repo, "worktree", "add", "--detach", "--quiet", str(folder / "tree"), commit)
+        yield folder / "tree"
     finally:
-        # Removed however we leave: the worktree's record in repo/.git too, not only the files.
-        with uninterrupted():
-            _git(repo, "worktree", "remove", "--force", str(tree), check=False)
-            shutil.rmtree(folder, ignore_errors=True)
-            _git(repo, "worktree", "prune", check=False)
+        # Removed however we leave: the worktree's record in repo/.git too, not only the files;
+        # --force twice removes a worktree even if it is locked.
+        if folder is not None:
+            cleanUp(lambda: _remove(repo, folder))
+
+
+def checkedOutOn(stack: contextlib.ExitStack, repo: Path, commit: str, label: str) -> Path:
+    """``stack.enter_context(checkedOut(...))`` with the stop signals held until the removal
+    is registered on ``stack``: a signal's handler running between ``__enter__`` and that
+    registration would leave the new worktree behind, removed by nothing."""
+    with signalsHeld():
+        return stack.enter_context(checkedOut(repo, commit, label))
+
+
+def _remove(repo: Path, folder: Path) -> None:
+    _git(repo, "worktree", "remove", "--force", "--force", str(folder / "tree"), check=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    _git(repo, "worktree", "prune", check=False)

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from .git import GateError
-from .trials import BenchFailed, Side, benchEnvironment
+from .stopping import runChild
+from .trials import QUIET_BENCHMARK_WARNING, BenchFailed, Side, benchEnvironment
 
 __all__ = ("PROTOCOLS", "benchOptions", "sharedOptions")
 
@@ -30,15 +31,13 @@ _USAGE_ERROR, _NO_TESTS = 4, 5
 
 def _collect(side: Side, options: Sequence[str], selection: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "pytest", "bench", "--collect-only", "-q"]
-    command += ["-p", "no:cacheprovider", "--bench-quick", *options]
+    command += ["-p", "no:cacheprovider", "--bench-quick", *QUIET_BENCHMARK_WARNING, *options]
     command += ["-k", selection] if selection else []
     try:
-        return subprocess.run(
+        return runChild(
             command,
             cwd=side.tree,
             env=benchEnvironment(side.tree),
-            capture_output=True,
-            text=True,
             timeout=PROBE_TIMEOUT_SECONDS,
             stdin=subprocess.DEVNULL,
         )

@@ -21,11 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .git import GateError, uninterrupted
+from .git import GateError, gitFreeEnvironment
 from .groups import CONTROL_ENV
+from .stopping import runChild, startedChild, uninterrupted
 
 __all__ = (
     "BENCH_TIMEOUT_SECONDS",
+    "QUIET_BENCHMARK_WARNING",
     "BenchFailed",
     "Side",
     "abbaOrder",
@@ -66,7 +68,7 @@ def abbaOrder(trials: int) -> list[tuple[int, str]]:
 
 def benchEnvironment(tree: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a side's bench process: its own tree first on the import path."""
-    environment = dict(os.environ)
+    environment = gitFreeEnvironment()  # pytest-benchmark runs git for commit_info
     # The side's own package first, ahead of any installed (or editable) lecture31.
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(tree), environment.get("PYTHONPATH", "")])
@@ -77,24 +79,57 @@ def benchEnvironment(tree: Path, extra: Mapping[str, str] | None = None) -> dict
     return environment
 
 
+# Run in the side's tree: import its lecture31 and every public name (its __init__ may re-export
+# lazily), and say where an import failed as "file:line: Error: message" on stderr.
+_PROBE = r"""
+import sys, traceback
+try:
+    import lecture31
+    for name in getattr(lecture31, "__all__", ()):
+        getattr(lecture31, name)
+except BaseException as exc:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where, what = (exc.filename, exc.lineno), exc.msg
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if f.filename.startswith(sys.argv[1])] or frames
+        where = (mine[-1].filename, mine[-1].lineno) if mine else ("?", 0)
+        what = str(exc)
+    sys.stderr.write("%s:%s: %s: %s" % (*where, type(exc).__name__, what))
+    sys.exit(1)
+sys.stdout.write(lecture31.__file__)
+"""
+
+
 def checkSide(side: Side) -> None:
-    """The side has a bench, and importing lecture31 there gets that side's own package."""
+    """The side has a bench, and its lecture31 imports, from its own tree: GateError (exit 2)
+    or BenchFailed (exit 3, naming the file and line of the error)."""
     if not (side.tree / "bench").is_dir():
         raise GateError(f"the {side.label} ({side.commit[:12]}) has no bench/ folder to run")
-    probe = subprocess.run(
-        [sys.executable, "-c", "import lecture31, sys; sys.stdout.write(lecture31.__file__)"],
+    probe = runChild(
+        [sys.executable, "-c", _PROBE, str(side.tree.resolve()) + os.sep],
         cwd=side.tree,
         env=benchEnvironment(side.tree),
-        capture_output=True,
-        text=True,
         timeout=120,
     )
-    where = Path(probe.stdout).resolve() if probe.returncode == 0 else None
-    if where is None or side.tree.resolve() not in where.parents:
+    if probe.returncode != 0:
+        said = probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"]
+        problem = said[-1].replace(str(side.tree.resolve()) + os.sep, "")
+        raise BenchFailed(
+            f"the {side.label}'s lecture31 ({side.commit[:12]}) cannot import: {problem}"
+        )
+    where = Path(probe.stdout).resolve()
+    if side.tree.resolve() not in where.parents:
         raise GateError(
             f"the {side.label}'s lecture31 does not import from its own tree {side.tree}"
-            f" (got {where or probe.stderr.strip().splitlines()[-1:]})"
+            f" (got {where})"
         )
+
+
+# pytest-benchmark warns "Not saving anything, no benchmarks have been run!" when a run selects
+# no benchmark, and the project's filterwarnings = error turns that into exit 1 (a failed run):
+# ignored, so such a run ends with pytest's own "no tests" status.
+QUIET_BENCHMARK_WARNING = ("-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning")
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
@@ -136,21 +171,25 @@ def runBench(
         "no:cacheprovider",
         "-q",
         f"--benchmark-json={output}",
+        *QUIET_BENCHMARK_WARNING,
         *(["-k", selection] if selection else []),
         *extra,
     ]
     started = time.monotonic()
-    with log.open("wb") as sink:
-        # A session of its own: Ctrl-C in a terminal reaches the gate alone, which then stops
-        # the bench (and its pools' workers) in order, and a kill reaches every process it made.
-        child = subprocess.Popen(
+    # A session of its own: Ctrl-C in a terminal reaches the gate alone, which then stops
+    # the bench (and its pools' workers) in order, and a kill reaches every process it made.
+    with (
+        log.open("wb") as sink,
+        startedChild(
             command,
+            stop=_stop,
             cwd=side.tree,
             env=benchEnvironment(side.tree, environment),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )
+        ) as child,
+    ):
         try:
             status = child.wait(timeout=BENCH_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -158,9 +197,6 @@ def runBench(
             raise BenchFailed(
                 f"the {side.label}'s bench ran over {BENCH_TIMEOUT_SECONDS:g} s; see {log}"
             ) from None
-        except BaseException:
-            _stop(child)
-            raise
     if status == 5:
         raise GateError(f"-k {selection!r} selects no benchmark in the {side.label}'s bench")
     if status != 0 or not output.is_file():

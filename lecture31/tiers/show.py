@@ -208,7 +208,11 @@ async def main(
     checkSeed(seed)
     checkExecutor(processPool, "processPool")
     timeLimit = checkSeconds(timeLimit, "timeLimit", positive=True)
-    chosen = list(WORKLOADS.values()) if workload is None else [userWorkload(workload, args)]
+    chosen = (
+        list(WORKLOADS.values())
+        if workload is None
+        else [userWorkload(workload, args, timeLimit=timeLimit)]
+    )
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     tasks, workers = 8, defaultWorkers()

@@ -1,8 +1,9 @@
 """A user's own function as a workload: ``--workload package.module:function [--args JSON]``.
 
-Checked before anything runs: importable, a function, picklable with its arguments (a process
-pool sends it by name and the arguments by value). Anything that keeps it from running on
-every tier is a ``WorkloadError`` whose message the command line prints as one line.
+Checked before anything runs: importable (within the time limit, and whatever the import
+raises, SystemExit too), a function, picklable with its arguments nested at most MAX_NESTING
+deep (a process pool sends it by name and the arguments by value). Anything that keeps it from
+running on every tier is a ``WorkloadError`` whose message the command line prints as one line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import reprlib
 import threading
 
+from .._runtime.checks import UserInputError, checkNesting
 from .workloads import Kind, Workload
 
 __all__ = ("WorkloadError", "userWorkload")
@@ -41,12 +43,49 @@ class WorkloadError(Exception):
 _WORKLOAD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
-def userWorkload(spec: object, args: object) -> Workload:
-    """Import ``package.module:function`` and check it can go to every tier, with ``args``."""
+def _importWithin(spec: str, moduleName: str, timeLimit: float | None) -> object:
+    """``import moduleName`` under the call's checks: in a thread of its own, so an import that
+    hangs is given up after ``timeLimit`` (a daemon thread: the process may exit without it),
+    and anything it raises, SystemExit and KeyboardInterrupt too, is a WorkloadError."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["module"] = importlib.import_module(moduleName)
+        except BaseException as exc:  # the module's own, in this thread: never the user's Ctrl-C
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"import {moduleName}", daemon=True)
+    thread.start()
+    thread.join(timeLimit)
+    if thread.is_alive():
+        raise WorkloadError(
+            "timed out",
+            f"workload {spec!r}: importing module {moduleName!r} took over {timeLimit:g} s"
+            " (the time limit of a batch: --timeout)",
+            stuckThreads=(thread,),
+        )
+    error = outcome.get("error")
+    if isinstance(error, BaseException):
+        raise WorkloadError(
+            "not importable",
+            f"workload {spec!r} is not importable: module {moduleName!r} failed to import "
+            f"({type(error).__name__}: {error})",
+        ) from error
+    return outcome["module"]
+
+
+def userWorkload(spec: object, args: object, *, timeLimit: float | None = None) -> Workload:
+    """Import ``package.module:function`` and check it can go to every tier, with ``args``;
+    the import is given ``timeLimit`` seconds (None: no limit)."""
     if not isinstance(spec, str) or not _WORKLOAD_SPEC.fullmatch(spec):
         raise WorkloadError(
             "malformed", f"--workload {spec!r} is not of the form package.module:function"
         )
+    try:
+        checkNesting(args, "--args")
+    except UserInputError as exc:
+        raise WorkloadError("bad arguments", str(exc)) from exc
     positional: tuple = ()
     keywords: dict[str, object] = {}
     if isinstance(args, list):
@@ -59,14 +98,7 @@ def userWorkload(spec: object, args: object) -> Workload:
             f"--args must be a JSON list (positional) or object (keywords), got {args!r}",
         )
     moduleName, _, attributePath = spec.partition(":")
-    try:
-        target: object = importlib.import_module(moduleName)
-    except Exception as exc:
-        raise WorkloadError(
-            "not importable",
-            f"workload {spec!r} is not importable: module {moduleName!r} failed to import "
-            f"({type(exc).__name__}: {exc})",
-        ) from exc
+    target: object = _importWithin(spec, moduleName, timeLimit)
     for part in attributePath.split("."):
         try:
             target = getattr(target, part)

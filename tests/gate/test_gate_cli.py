@@ -147,7 +147,9 @@ def test_a_working_tree_in_the_middle_of_a_merge_is_bad_input(repo):
     assert done.returncode == 2 and "in the middle of a merge" in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_a_signal_mid_trial_removes_the_worktree_and_stops_the_bench(repo, tmp_path, sig, status):
     (repo / "bench" / "test_fake.py").write_text(BENCH.replace("0.02)", "30.0)"))
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "a long bench")
