@@ -91,8 +91,8 @@ EXIT_STATUSES = {
     0: "done",
     EXIT_FAULT: "a fault: a worker died, a --workload batch (or its module's import) overran "
     "--timeout, no dask scheduler at the address (a refused port or unknown host is known at "
-    "once; silence is waited for up to 30 s), or the output was lost (stdout closed early: quiet; not writable, say a full "
-    "disk: one line)",
+    "once; silence is waited for up to 30 s), or the output was lost (stdout closed early: "
+    "quiet; not writable, say a full disk: one line)",
     EXIT_USAGE: "usage error: a bad option, a malformed --scheduler or $LECTURE31_DASK_SCHEDULER "
     "address, a --workload that cannot run on every tier or that raised, at import too (SystemExit "
     f"and KeyboardInterrupt included), --args nested over {MAX_NESTING} levels",
