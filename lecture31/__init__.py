@@ -6,7 +6,7 @@ The tree is the architecture. Imports only go down:
       |
     demos/                                            beyond the homework: analyses, models,
       |                                               measurements (each only prints)
-    tiered/  fanout.py  breaker/  pipeline/           the four exercises (see API.md), each
+    tiered/  fanout/    breaker/  pipeline/           the four exercises (see API.md), each
     tiers/   cluster/   report/                       with the main() its homework asks for;
       |                                               which tier; the CPU tier; the report
     _runtime/                                         pools, signals, gathering, dispatch,
@@ -39,7 +39,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "runSequential",
         "runTiered",
     ),
-    "fanout": ("LatencyTracker", "fanOutWithAdaptiveTimeout", "queryShard", "runQueries"),
+    "fanout": (
+        "LatencyTracker",
+        "fanOutWithAdaptiveTimeout",
+        "hedgedFanOut",
+        "queryShard",
+        "runQueries",
+    ),
     "breaker": (
         "AsyncCircuitBreaker",
         "BreakerState",

@@ -42,33 +42,25 @@ from .bisect import runBisect
 from .decide import Finding, Measure, Verdict
 from .git import GateError, checkedOutOn, repoRoot, resolveCommit, workingTreeProblem
 from .groups import (
-    CONTROL,
     CONTROL_ENV,
-    CONTROL_FACTOR,
     GROUPS,
-    OTHER,
     GateGroup,
-    groupsOf,
-    matchingGroups,
-    otherGroup,
-    selectionOf,
 )
 from .history import runHistory
 from .lock import gateLock
 from .outputs import checkOutputs, checkRunsFolder, writeRecord
+from .plan import DEFAULT_SELECTION, plannedGroups, runSelection, scopeSelection
 from .protocol import benchOptions
 from .record import findingRecord, keptBenchmarks
 from .stages import Outcome, StagePlan, runStages
 from .stopping import Stopped, stopOnSignals
-from .summary import hostLine, markdownSummary
+from .summary import controlLine, hostLine, markdownSummary
 from .trials import BenchFailed, Side, checkSide, runBench
 
 __all__ = ("DEFAULT_BUDGET_MINUTES", "DEFAULT_SELECTION", "EXIT_BLIND", "EXIT_STATUSES", "main")
 
 PROG = "python -m lecture31.gate"
 
-# Every group of the suite; -k narrows it. The trials and tolerances are each group's own.
-DEFAULT_SELECTION = selectionOf(GROUPS)
 # CI's gate step must end within 12 minutes on 2 cores: the first stage takes about 7, the
 # second stage spends what is left of this on the measures the first could not decide.
 DEFAULT_BUDGET_MINUTES = 10.0
@@ -198,51 +190,6 @@ def _sides(repo: Path, base: str, head: str | None) -> Iterator[tuple[Side, Side
         yield Side("base", baseTree, baseCommit), headSide
 
 
-def _plannedGroups(args: argparse.Namespace, nodeids: Sequence[str]) -> tuple[GateGroup, ...]:
-    """The groups this run measures: those the selection reaches, at the command line's
-    overrides; what no group selects forms the group 'other'."""
-    reached = {g.name for n in nodeids for g in groupsOf(n)}
-    groups = [g for g in GROUPS if g.name in reached]
-    if any(not groupsOf(n) for n in nodeids):
-        groups.append(
-            otherGroup(
-                trials=args.trials or OTHER_TRIALS,
-                tolerance=OTHER_TOLERANCE if args.tolerance is None else args.tolerance,
-            )
-        )
-    overrides: dict = {}
-    if args.trials is not None:
-        overrides.update(trials=args.trials, moreTrials=0)
-    if args.tolerance is not None:
-        overrides.update(tolerance=args.tolerance)
-    return tuple(dataclasses.replace(g, **overrides) for g in groups)
-
-
-def _selection(groups: Sequence[GateGroup], userSelection: str | None) -> str:
-    """The -k of one run: its groups' selections, narrowed by the user's -k."""
-    if any(g.name == OTHER for g in groups):
-        return userSelection or ""
-    expression = selectionOf([g for g in groups if g.name != CONTROL.name])
-    if userSelection:
-        expression = f"({expression}) and ({userSelection})" if expression else userSelection
-    if any(g.name == CONTROL.name for g in groups):
-        expression = f"({expression}) or ({CONTROL.selection})" if expression else CONTROL.selection
-    return expression
-
-
-def _scopeSelection(args: argparse.Namespace) -> str | None:
-    """The selection the --group and -k options ask for, before the groups are known."""
-    if args.group:
-        chosen = matchingGroups(args.group)
-        if not chosen:
-            raise GateError(f"--group {' '.join(args.group)} names no group")
-        expression = selectionOf(chosen)
-        return f"({expression}) and ({args.selection})" if args.selection else expression
-    if args.selection is not None:
-        return str(args.selection)
-    return DEFAULT_SELECTION
-
-
 class _Runner:
     """Runs one side's bench for one trial; keeps the run's JSON and says how it went."""
 
@@ -269,31 +216,13 @@ class _Runner:
         run = runBench(
             side,
             self.runs / f"{name}.json",
-            selection=_selection(groups, self.userK),
+            selection=runSelection(groups, self.userK),
             extra=self.options,
             log=self.runs / f"{name}.log",
             environment=environment,
         )
         _say(f"trial {trial}: {label} done in {time.monotonic() - started:.0f} s")
         return run
-
-
-def _controlLine(outcome: Outcome) -> tuple[str, bool]:
-    """The positive control's line, and whether the gate is blind."""
-    found = outcome.control
-    expected = f"the head's control is {CONTROL_FACTOR - 1:.0%} slower by design"
-    if found is None:
-        return f"not measured (a side's bench has no gate-control): {expected}", False
-    figures = (
-        f"{found.change:+.1%} (interval {found.intervalText}, tolerance {found.tolerance:.1%})"
-    )
-    if found.verdict is Verdict.REGRESSED:
-        return f"caught: {expected}, measured {figures}", False
-    return (
-        f"NOT caught: {expected}, measured {figures}: the gate is blind on this host, now,"
-        " and its verdicts prove nothing",
-        True,
-    )
 
 
 def _record(
@@ -355,9 +284,15 @@ def _run(args: argparse.Namespace) -> int:
         base, head = stack.enter_context(_sides(repo, args.base, args.head))
         for side in (base, head):
             checkSide(side)
-        scope = _scopeSelection(args)
+        scope = scopeSelection(args.group, args.selection)
         options, collected = benchOptions((base, head), scope or "")
-        groups = _plannedGroups(args, collected.get("head", []))
+        groups = plannedGroups(
+            collected.get("head", []),
+            trials=args.trials,
+            tolerance=args.tolerance,
+            otherTrials=OTHER_TRIALS,
+            otherTolerance=OTHER_TOLERANCE,
+        )
         # Both sides' benches know the groups, and so the control (they came together).
         control = "--bench-gate-groups" in options
         if runsFolder is not None:
@@ -386,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
     record["onlyHead"] = [m.name for m in outcome.onlyHead]
     record["seconds"] = time.monotonic() - started
     _report(findings, outcome.onlyBase, outcome.onlyHead)
-    controlText, blind = _controlLine(outcome)
+    controlText, blind = controlLine(outcome.control)
     failed = [f for f in findings if f.failed]
     counts = {v: sum(1 for f in findings if f.verdict is v) for v in Verdict}
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
@@ -436,11 +371,12 @@ def _run(args: argparse.Namespace) -> int:
         status = 0
     # Written after the verdict is out, so a failed write never hides it (module docstring).
     written, problem = writeRecord(record, args.json)
-    if problem is None:
-        problem = _writeSummary(args.markdown, summary)
     if problem is not None:
-        elsewhere = f"; every trial in {written}" if written else ""
+        elsewhere = f"; every trial in {written} instead" if written else ""
         print(f"{PROG}: error: {problem}{elsewhere}", file=sys.stderr)
+        return status or EXIT_USAGE
+    if (problem := _writeSummary(args.markdown, summary)) is not None:
+        print(f"{PROG}: error: {problem}; every trial in {written}", file=sys.stderr)
         return status or EXIT_USAGE
     _say(
         f"every trial in {written}" + (f"; the summary in {args.markdown}" if args.markdown else "")

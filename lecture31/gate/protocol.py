@@ -73,9 +73,7 @@ def benchOptions(sides: Sequence[Side], selection: str) -> tuple[list[str], dict
                 known = False
                 break
             if probe.returncode == _USAGE_ERROR:
-                raise GateError(
-                    f"the {side.label}'s bench refused the options: {_cause(probe.stderr)}"
-                )
+                raise GateError(f"-k {selection!r}: {_cause(probe.stdout + probe.stderr)}")
             raise BenchFailed(
                 f"the {side.label}'s bench ({side.commit[:12]}) cannot be collected (exit"
                 f" {probe.returncode}): {_cause(probe.stdout + probe.stderr)}"

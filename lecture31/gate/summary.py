@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .decide import Finding, Verdict
+from .groups import CONTROL_FACTOR
 
-__all__ = ("hostLine", "markdownSummary")
+__all__ = ("controlLine", "hostLine", "markdownSummary")
 
 
 def hostLine(machineInfo: Mapping) -> str:
@@ -29,6 +30,23 @@ def hostLine(machineInfo: Mapping) -> str:
         f" {machineInfo.get('python_version', '?')}"
     )
     return f"{brand} x {cores} cores, {python}"
+
+
+def controlLine(found: Finding | None) -> tuple[str, bool]:
+    """The positive control's line, and whether the gate is blind (it was not caught)."""
+    expected = f"the head's control is {CONTROL_FACTOR - 1:.0%} slower by design"
+    if found is None:
+        return f"not measured (a side's bench has no gate-control): {expected}", False
+    figures = (
+        f"{found.change:+.1%} (interval {found.intervalText}, tolerance {found.tolerance:.1%})"
+    )
+    if found.verdict is Verdict.REGRESSED:
+        return f"caught: {expected}, measured {figures}", False
+    return (
+        f"NOT caught: {expected}, measured {figures}: the gate is blind on this host, now,"
+        " and its verdicts prove nothing",
+        True,
+    )
 
 
 def _figure(value: float, kind: str) -> str:

@@ -126,9 +126,9 @@ def test_a_gate_that_swapped_its_sides_is_blind_and_says_so(tmp_path):
     assert len(worktrees(repo)) == 1
 
 
-def test_a_summary_that_cannot_be_written_never_hides_the_verdict(tmp_path):
+def test_a_summary_that_cannot_be_written_is_refused_before_the_first_trial(tmp_path):
     repo = makeRepo(tmp_path / "repo", "head")
     done = gate(repo, "--markdown", str(tmp_path))  # a directory
     assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert "held       fake-1 fast seconds" in done.stdout  # the findings came first
+    assert f"--markdown {tmp_path}: is a directory, not a regular file" in done.stderr
+    assert "trial 1" not in done.stderr and "Traceback" not in done.stderr
