@@ -19,7 +19,12 @@ def _loadBenchConftest():
     spec = importlib.util.spec_from_file_location("bench_conftest", ROOT / "bench" / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    # It imports its sibling compare.py, as pytest lets it (the folder on sys.path).
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
     return module
 
 
