@@ -1,6 +1,6 @@
 """Which tier? The same batch of independent tasks on each tier, timed from the event loop.
 
-    workload (cpu-python, cpu-numpy, blocking-io, async-io, homework-parse, or yours)
+    workload (one of WORKLOADS, or yours)
       |  `tasks` seeded inputs, the same for every tier
       +--> inline     one after another on the event loop          the reference: 1.0x
       +--> loop       all at once on the event loop                coroutine functions only
