@@ -10,7 +10,7 @@ seconds).
 One key belongs to the whole run, not to a benchmark: ``RUN_INFO`` at the top of the run's
 JSON, beside pytest-benchmark's own ``machine_info`` and ``commit_info`` (bench/conftest.py
 writes it through ``pytest_benchmark_update_json``): whether the rounds were ``--bench-quick``'s
-and which ``-k`` / ``-m`` selected the benchmarks. Runs without it (the committed 0001) read as
+and which ``-k`` / ``-m`` selected the benchmarks. Runs without it read as
 full runs of everything.
 """
 
