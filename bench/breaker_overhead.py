@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from lecture31.breaker import AsyncCircuitBreaker, CircuitBreaker, CircuitOpenError
 
@@ -79,7 +79,7 @@ async def _asyncFn():
     return None
 
 
-async def _asyncBest(loop, calls: int, repeat: int) -> float:
+async def _asyncBest(loop: Callable[[int], Awaitable[float]], calls: int, repeat: int) -> float:
     enabled = gc.isenabled()
     gc.disable()
     try:

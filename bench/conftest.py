@@ -1,5 +1,5 @@
-"""Benchmark plumbing: the ``measure`` fixture, round counts, the slowdown injector, and what
-``--benchmark-compare`` and the end of every run print.
+"""Benchmark plumbing: the ``measure`` fixture, round counts, the slowdown injector, and the
+hooks of ``--benchmark-compare`` and the end-of-run summary (their work is in compare.py).
 
     measure(pair=, variant=, reference=, scale=, kind=, target=[, beside=])
         |-- benchmark.group = pair            (one table per comparison in `pytest bench`)
@@ -11,19 +11,7 @@
         |           round by round (pytest-benchmark times one benchmark per test, #166)
         '-- benchmark.pedantic(rounds, warmup_rounds, iterations=1)
 
-    --benchmark-compare[=NNNN|=PATH]   decided before anything runs:
-        |-- no value, no run saved for this machine id: compare with the closest committed
-        |   run (same OS and Python implementation), or run without comparing; a note says so
-        |-- =NNNN: the same fallback, but a number that names no run at all is a usage error
-        |   (one line, exit 4), not a two-minute run without the comparison asked for
-        |-- =PATH of a saved run's JSON: compared as given (made absolute, so the summary reads
-        |   the very file pytest-benchmark compares with); a path that is no file: usage error
-        |-- machine_info differs: a short note (CPU, Python) instead of pytest-benchmark's
-        |                         warning, which the suite's warnings-as-errors would turn
-        |                         into an INTERNALERROR (pytest-benchmark #255, #276), and
-        |                         which crashes on its own when --benchmark-storage lies
-        |                         outside the working directory (#217): any folder works
-        '-- end of the run: each pair's speedup, and the compared run's beside it
+    --benchmark-compare and the speedups printed at the end of every run: bench/compare.py
 
 Every saved or --benchmark-json run records whether its rounds were --bench-quick's and which
 -k / -m chose its benchmarks (``lecture31.report.records.RUN_INFO``): the report will not let
@@ -46,16 +34,13 @@ import functools
 import inspect
 import os
 import time
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import compare  # bench/compare.py: pytest puts this folder on sys.path for its conftest
 import pytest
-from pytest_benchmark.logger import PytestBenchmarkWarning
-from pytest_benchmark.utils import get_machine_id
 
-from lecture31 import report
 from lecture31._runtime.virtualclock import runVirtually
 from lecture31.gate.groups import CONTROL, CONTROL_ENV, CONTROL_FACTOR, GateGroup, groupsOf
 from lecture31.report.records import (
@@ -70,7 +55,6 @@ from lecture31.report.records import (
 )
 
 SLOWDOWN_ENV = "LECTURE31_BENCH_SLOWDOWN"
-_NOTES = pytest.StashKey[list[str]]()
 
 
 @dataclass(frozen=True)
@@ -181,224 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
     to compare with: a ``--benchmark-compare`` that would find nothing is redirected here.
     """
     _parseSlowdowns(os.environ.get(SLOWDOWN_ENV, ""))
-    config.stash[_NOTES] = []
-    compare = config.getoption("benchmark_compare", None)
-    storage = _storageDir(config)
-    if compare and storage is not None:
-        _resolveCompare(config, compare, storage)
-
-
-# --- --benchmark-compare on any machine ------------------------------------------------------
-
-
-def _storageDir(config: pytest.Config) -> Path | None:
-    """The folder of ``--benchmark-storage`` (None for non-file storage such as elasticsearch)."""
-    storage = config.getoption("benchmark_storage", None)
-    if not storage:
-        return None
-    if "://" not in storage:
-        storage = "file://" + storage
-    return Path(storage[len("file://") :]) if storage.startswith("file://") else None
-
-
-def _splitMachineId(machineId: str) -> tuple[str, str, tuple[int, ...], str]:
-    """``'Linux-CPython-3.11-64bit'`` -> ('Linux', 'CPython', (3, 11), '64bit')."""
-    parts = machineId.split("-")
-    if len(parts) < 4:
-        return machineId, "", (), ""
-    system, (implementation, version, bits) = "-".join(parts[:-3]), parts[-3:]
-    try:
-        numbers = tuple(int(part) for part in version.split("."))
-    except ValueError:
-        numbers = ()
-    return system, implementation, numbers, bits
-
-
-def closestRun(storage: Path, machineId: str, pattern: str) -> Path | None:
-    """The newest run matching ``pattern`` from the machine id nearest ``machineId``.
-
-    Nearest: same OS and Python implementation (anything else would compare a different
-    runtime), then the same word size, then the nearest Python version (newer on a tie).
-    """
-    system, implementation, version, bits = _splitMachineId(machineId)
-    candidates = []
-    for folder in sorted(p for p in storage.glob("*") if p.is_dir() and p.name != machineId):
-        runs = sorted(folder.glob(pattern))
-        otherSystem, otherImplementation, otherVersion, otherBits = _splitMachineId(folder.name)
-        if not runs or (otherSystem, otherImplementation) != (system, implementation):
-            continue
-        gap = abs(_versionNumber(otherVersion) - _versionNumber(version))
-        candidates.append((otherBits != bits, gap, -_versionNumber(otherVersion), runs[-1]))
-    return min(candidates)[-1] if candidates else None
-
-
-def _versionNumber(version: tuple[int, ...]) -> int:
-    major, minor = (*version, 0, 0)[:2]
-    return major * 100 + minor
-
-
-def _heldRuns(storage: Path) -> str:
-    counts = {f.name: len(list(f.glob("*.json"))) for f in sorted(storage.glob("*")) if f.is_dir()}
-    held = [f"{name} ({n} run{'s' * (n != 1)})" for name, n in counts.items() if n]
-    return ", ".join(held) or "no saved runs"
-
-
-def _savedRuns(storage: Path) -> str:
-    """``'Linux-CPython-3.11-64bit: 0001_baseline, 0002_x'``: what a user can name instead."""
-    held = []
-    for folder in sorted(f for f in storage.glob("*") if f.is_dir()):
-        names = sorted(run.stem for run in folder.glob("*.json"))
-        if names:
-            shown = ", ".join(names[-4:])
-            held.append(f"{folder.name}: {'..., ' if len(names) > 4 else ''}{shown}")
-    return "; ".join(held) or "no saved runs"
-
-
-def _resolveCompare(config: pytest.Config, compare: object, storage: Path) -> None:
-    """Point ``--benchmark-compare`` at a run that exists, or turn it off and say so; a value
-    that names no run at all is a usage error, before anything runs."""
-    asked = "--benchmark-compare" + ("" if compare is True else f"={compare}")
-    machineId = get_machine_id()
-    notes = config.stash[_NOTES]
-    if isinstance(compare, str):
-        given = Path(compare)
-        if given.is_file():
-            # A saved run's JSON, named as a path: pytest-benchmark keeps a relative path as
-            # given but reads the storage's runs relative to it; absolute, both agree.
-            config.option.benchmark_compare = str(given.resolve())
-            return
-        if given.is_absolute() or given.suffix == ".json" or len(given.parts) > 2:
-            raise pytest.UsageError(
-                f"{asked}: no such file; name a saved run's JSON, a run number such as 0001, "
-                f"or MACHINE/NNNN ({storage}/ holds {_savedRuns(storage)})"
-            )
-        if len(given.parts) == 2:  # MACHINE/NAME glob: exactly that, if it exists
-            machineGlob, nameGlob = given.parts
-            if any(storage.glob(f"{machineGlob}/{nameGlob.rstrip('*')}*.json")):
-                return
-            raise pytest.UsageError(
-                f"{asked}: no saved run matches it; {storage}/ holds {_savedRuns(storage)}"
-            )
-    pattern = (
-        "[0-9][0-9][0-9][0-9]_*.json" if compare is True else f"{compare}".rstrip("*") + "*.json"
-    )
-    if any((storage / machineId).glob(pattern)) or any(storage.glob(pattern)):
-        return
-    closest = closestRun(storage, machineId, pattern)
-    if closest is not None:
-        config.option.benchmark_compare = str(closest.resolve())
-        notes.append(
-            f"{asked}: no saved run for this machine id ({machineId}) in {storage}/; comparing "
-            f"with the closest committed run, {closest.parent.name}/{closest.name} (same OS and "
-            "Python implementation). Save your own with --benchmark-save=NAME."
-        )
-        return
-    if compare is not True:
-        raise pytest.UsageError(
-            f"{asked}: no saved run {compare} for this machine id ({machineId}) nor for another "
-            f"of the same OS and Python implementation; {storage}/ holds {_savedRuns(storage)}"
-        )
-    config.option.benchmark_compare = None
-    notes.append(
-        f"{asked}: nothing to compare with for this machine id ({machineId}): {storage}/ holds "
-        f"{_heldRuns(storage)}, none from the same OS and Python implementation. The benchmarks "
-        "ran without a comparison; save a run with --benchmark-save=NAME."
-    )
-
-
-# What a reader of the numbers needs to know differs; the rest is grouped into a few words.
-_OTHER_DIFFERENCES = {
-    "flags": "CPU flags",
-    "l1_data_cache_size": "caches",
-    "l1_instruction_cache_size": "caches",
-    "l2_cache_size": "caches",
-    "l2_cache_line_size": "caches",
-    "l2_cache_associativity": "caches",
-    "l3_cache_size": "caches",
-    "hz_advertised_friendly": "clock",
-    "hz_actual_friendly": "clock",
-    "hz_advertised": "clock",
-    "hz_actual": "clock",
-    "release": "kernel",
-    "python_build": "Python build",
-    "python_compiler": "Python build",
-    "model": "CPU model",
-    "family": "CPU model",
-    "stepping": "CPU model",
-    "node": None,
-    "python_implementation_version": None,
-    "cpuinfo_version": None,
-    "cpuinfo_version_string": None,
-}
-
-
-def _cpu(info: Mapping) -> str:
-    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
-    return f"{cpu.get('brand_raw') or info.get('processor') or '?'} x {cpu.get('count', '?')}"
-
-
-def _python(info: Mapping) -> str:
-    return f"{info.get('python_implementation', '?')} {info.get('python_version', '?')}"
-
-
-def machineNote(current: Mapping, saved: Mapping) -> list[str]:
-    """A few lines naming what differs between two machine_info dicts (none if they match)."""
-    if current == saved:
-        return []
-    lines = []
-    for what, describe in (("CPU", _cpu), ("Python", _python)):
-        here, there = describe(current), describe(saved)
-        lines.append(
-            f"  {what}: {there}" + (" (the same here)" if here == there else f", here {here}")
-        )
-    others: dict[str, None] = {}
-    for scope, now, then in (("", current, saved), ("cpu", current.get("cpu"), saved.get("cpu"))):
-        now = now if isinstance(now, Mapping) else {}
-        then = then if isinstance(then, Mapping) else {}
-        for key in sorted(set(now) | set(then)):
-            if key in ("cpu", "brand_raw", "count", "python_version", "python_implementation"):
-                continue
-            if now.get(key) != then.get(key):
-                label = _OTHER_DIFFERENCES.get(key, f"{scope}.{key}".lstrip("."))
-                if label:
-                    others[label] = None
-    if others:
-        lines.append(f"  also different: {', '.join(others)}")
-    lines.append("  Raw seconds do not carry across machines; the speedups below do.")
-    return ["The compared run comes from another machine:", *lines]
-
-
-def _storageOutsideCwd(benchmarksession) -> bool:
-    try:
-        benchmarksession.storage.location  # noqa: B018 (the property is what raises)
-    except ValueError:
-        return True
-    return False
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_benchmark_compare_machine_info(
-    config, benchmarksession, machine_info, compared_benchmark
-):
-    """Replace pytest-benchmark's JSON-dump warning (an error under filterwarnings=error)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", "Benchmark machine_info is different", PytestBenchmarkWarning
-        )
-        try:
-            result = yield
-        except ValueError:
-            # pytest-benchmark #217: its warning names the storage relative to the working
-            # directory, and raises for a storage outside it (an absolute CI cache path). That
-            # warning is what this hook replaces anyway; any other ValueError is not ours.
-            if not _storageOutsideCwd(benchmarksession):
-                raise
-            result = []
-    saved = compared_benchmark.get("machine_info")
-    note = machineNote(machine_info, saved if isinstance(saved, Mapping) else {})
-    if note and _NOTES in config.stash:
-        config.stash[_NOTES].extend(note)
-    return result
+    compare.startNotes(config)
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
@@ -419,51 +186,24 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
     )
 
 
-# --- the speedup summary at the end of every run ---------------------------------------------
-
-
-def _sessionRun(benchmarksession) -> dict:
-    return {"benchmarks": [b.as_dict(include_data=True) for b in benchmarksession.benchmarks if b]}
-
-
-def _comparedRun(benchmarksession) -> tuple[str, dict] | None:
-    mapping = benchmarksession.compared_mapping or {}
-    if not mapping:
-        return None
-    path = Path(list(mapping)[-1])
-    full = path if path.is_absolute() else Path(benchmarksession.storage.path) / path
-    return f"{path.parent.name}/{path.name}", report.loadRun(full)
-
-
-def speedupSummary(benchmarksession) -> list[str]:
-    """This session's speedup per pair and variant, and the compared run's beside it."""
-    results = report.pairResults(_sessionRun(benchmarksession), partial=True)
-    if not results:
-        return ["no pair was measured with its reference variant in this session"]
-    compared = _comparedRun(benchmarksession)
-    if compared is None:
-        return report.renderSummary(report.speedupChanges(results))
-    name, run = compared
-    changes = report.speedupChanges(results, report.pairResults(run, partial=True))
-    return report.renderSummary(changes, compared=name)
+@pytest.hookimpl(wrapper=True)
+def pytest_benchmark_compare_machine_info(
+    config, benchmarksession, machine_info, compared_benchmark
+):
+    """Replace pytest-benchmark's JSON-dump warning (an error under filterwarnings=error)."""
+    result = []  # pytest-benchmark #217 raised, and was swallowed: nothing to add
+    with compare.machineInfoWarningReplaced(benchmarksession):
+        result = yield
+    compare.noteMachine(config, machine_info, compared_benchmark)
+    return result
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     """After pytest-benchmark's tables: the notes, then the speedups (median of the rounds)."""
-    notes = config.stash.get(_NOTES, [])
-    benchmarksession = getattr(config, "_benchmarksession", None)
-    measured = benchmarksession is not None and any(benchmarksession.benchmarks)
-    if not notes and not measured:
-        return
-    terminalreporter.section("lecture31: speedups (median of each variant's rounds, 95% interval)")
-    for line in notes:
-        terminalreporter.write_line(line)
-    if measured:
-        try:
-            lines = speedupSummary(benchmarksession)
-        except report.ReportError as exc:
-            lines = [f"no speedup summary: {exc}"]
+    lines = compare.summaryLines(config)
+    if lines:
+        terminalreporter.section(compare.SUMMARY_TITLE)
         for line in lines:
             terminalreporter.write_line(line)
 

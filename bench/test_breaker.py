@@ -118,6 +118,7 @@ def _measureCalls(measure, state: str, flavour: str, variant: str, target):
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_closed_breaker_overhead(measure, flavour):
+    breaker: CircuitBreaker | AsyncCircuitBreaker
     if flavour == "sync":
         breaker = CircuitBreaker()
         target = lambda: _closedSync(breaker)  # noqa: E731

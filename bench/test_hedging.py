@@ -16,7 +16,7 @@ import pytest
 
 from lecture31._runtime.virtualclock import runVirtual
 from lecture31.fanout import LatencyTracker, hedgedFanOut
-from lecture31.fanout.hedgepolicy import DelayEstimator, HedgeBudget, HedgePolicy
+from lecture31.fanout.hedgepolicy import DelayEstimator, HedgeBudget, HedgeMode, HedgePolicy
 
 SEED = 31
 NUM_FAN_OUTS = 100
@@ -24,7 +24,7 @@ NUM_SHARDS = 6
 
 
 def series(mode: str) -> list[dict]:
-    policy = HedgePolicy(mode=mode)
+    policy = HedgePolicy(mode=HedgeMode(mode))
     budget = HedgeBudget(policy.budgetRatio, policy.budgetBurst)
     estimator = DelayEstimator(policy.percentile)
     tracker = LatencyTracker()

@@ -2,18 +2,19 @@
 
 The tree is the architecture. Imports only go down:
 
-    cli.py, report/cli.py, cluster/__main__.py        the command lines
+    cli.py, report/cli.py, gate/cli.py, every __main__  the command lines
       |
     demos/                                            beyond the homework: analyses, models,
       |                                               measurements (each only prints)
-    tiered/  fanout/    breaker/  pipeline/           the four exercises (see API.md), each
-    tiers/   cluster/   report/                       with the main() its homework asks for;
-      |                                               which tier; the CPU tier; the report
+    tiered/  fanout/  breaker/  pipeline/             the four exercises, each with the main()
+    tiers/   cluster/   report/   gate/               its homework asks for; which tier; the
+      |                                               CPU tier; the report; the A/B gate
     _runtime/                                         pools, signals, gathering, dispatch,
                                                       checks, seeding: knows no exercise
 
 tests/test_layering.py walks the package and fails on an import cycle or an upward import.
-Every public name is re-exported here; what lies behind an exercise (its modules) is private.
+Every public name is re-exported here, and tests/test_package.py pins them (each exercise's
+``__all__``); what lies behind an exercise (its modules) is private.
 
 The re-exports are lazy (PEP 562): ``import lecture31`` imports no exercise, and
 ``lecture31.runTiered`` (or ``from lecture31 import runTiered``) imports ``lecture31.tiered`` on
@@ -65,7 +66,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "runStreamedPipeline",
         "storeReading",
     ),
-    "tiers": ("TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts"),
+    "tiers": ("TIERS", "WORKLOADS", "TierRow", "WorkloadError", "runTierMatrix", "verdicts"),
     "cluster": ("cpuExecutor",),  # the rest of lecture31.cluster is its own business
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lecture31 import cli
+from lecture31 import cli, tiers
 from lecture31._runtime.exits import exitMarkdownCells
 from lecture31.demos import clustermeasure
 from lecture31.gate import cli as gateCli
@@ -166,6 +166,14 @@ def test_the_backstop_tolerance_the_pages_give_is_the_one_ci_uses():
     assert "--check" in ci and "--tolerance" not in ci  # the report's own BACKSTOP_TOLERANCE
     gatePage = (ROOT / "docs" / "ci-gate.md").read_text(encoding="utf-8")
     assert f"`BACKSTOP_TOLERANCE` ({BACKSTOP_TOLERANCE:.0%})" in gatePage
+
+
+def test_the_readmes_tier_table_has_a_row_per_workload_in_order():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    header = "| workload | recommended, 5 of 5 | speedups over inline in those runs |"
+    table = readme.split(header, 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)`", table, flags=re.MULTILINE)
+    assert rows == list(tiers.WORKLOADS)
 
 
 # --- published copies: every table a page shows from results/ is that file's text ------------

@@ -32,6 +32,9 @@ def moduleName(path: Path) -> str:
 
 
 MODULES = {moduleName(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+# The benchmark suite's modules (top-level ones, as pytest imports them) keep the same size cap.
+BENCH = PACKAGE.parent / "bench"
+SIZED = {**MODULES, **{f"bench/{path.name}": path for path in sorted(BENCH.glob("*.py"))}}
 
 
 def _resolve(importer: str, node: ast.ImportFrom) -> list[str]:
@@ -117,6 +120,10 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def test_the_size_cap_sees_the_bench_conftest_and_its_modules():
+    assert {"bench/conftest.py", "bench/compare.py"} <= set(SIZED)
+
+
 def test_the_walk_sees_the_package_and_its_imports():
     assert f"{NAME}.pipeline.staged" in MODULES
     assert f"{NAME}._runtime.dispatch" in GRAPH[f"{NAME}.pipeline.staged"]
@@ -155,9 +162,9 @@ def test_the_top_level_folder_has_at_most_fourteen_entries():
     assert len(entries) <= MAX_TOP_LEVEL_ENTRIES, sorted(entries)
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
+@pytest.mark.parametrize("module", sorted(SIZED))
 def test_no_module_is_over_450_lines(module):
-    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    lines = len(SIZED[module].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines"
 
 

@@ -41,7 +41,7 @@ PUBLIC_API = {
         "runStreamedPipeline",
         "storeReading",
     },
-    tiers: {"TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts"},
+    tiers: {"TIERS", "WORKLOADS", "TierRow", "WorkloadError", "runTierMatrix", "verdicts"},
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .parse import Measurement, ReportError, parseBenchmarks
-from .records import LEGACY_REFERENCES, Record
+from .records import Record
 from .stats import DEFAULT_SEED, Interval, roundRatioInterval, speedupInterval, statistic
 
 __all__ = (
@@ -219,19 +219,10 @@ class SpeedupChange:
 
 def _referenceOf(pair: str, records: Sequence[Record]) -> str:
     named = {r.reference for r in records}
-    if named == {None}:  # a run from before the format named its reference
-        legacy = [r.variant for r in records if r.variant in LEGACY_REFERENCES]
-        if len(records) != 2 or len(legacy) != 1:
-            raise ReportError(
-                f"pair {pair!r} has variants {sorted(r.variant for r in records)}; a run without "
-                f"extra_info.reference needs two, one of them {', '.join(LEGACY_REFERENCES)}"
-            )
-        return legacy[0]
     if len(named) != 1:
         shown = ", ".join(sorted(repr(n) for n in named))
         raise ReportError(f"pair {pair!r}: its benchmarks name different references ({shown})")
     (reference,) = named
-    assert reference is not None
     return reference
 
 

@@ -5,13 +5,12 @@
 
 One pair is one workload (``pipeline-48``) timed as several variants in the same session; one
 variant, the pair's *reference*, is what the others' speedups divide (reference seconds / variant
-seconds). Runs written before the reference was recorded (the committed 0001 baseline) are read
-with ``LEGACY_REFERENCES``.
+seconds).
 
 One key belongs to the whole run, not to a benchmark: ``RUN_INFO`` at the top of the run's
 JSON, beside pytest-benchmark's own ``machine_info`` and ``commit_info`` (bench/conftest.py
 writes it through ``pytest_benchmark_update_json``): whether the rounds were ``--bench-quick``'s
-and which ``-k`` / ``-m`` selected the benchmarks. Runs without it (the committed 0001) read as
+and which ``-k`` / ``-m`` selected the benchmarks. Runs without it read as
 full runs of everything.
 """
 
@@ -30,8 +29,6 @@ __all__ = (
     "IDEAL_SECONDS",
     "IDEAL_SPEEDUP",
     "INJECTED_SLOWDOWN",
-    "LEGACY_COLUMNS",
-    "LEGACY_REFERENCES",
     "PAIR",
     "QUICK",
     "REFERENCE",
@@ -76,11 +73,6 @@ RUN_INFO = "lecture31"
 QUICK = "quick"  # True: --bench-quick's fewer rounds (the CI gate's), not a table's
 SELECTION = "selection"  # the -k / -m options that chose the benchmarks ("" for none)
 
-# Runs without REFERENCE: the reference of each pair was one of these variants.
-LEGACY_REFERENCES = ("sequential", "naive", "fixed", "bare")
-# Runs without COLUMNS: fan-out's shards-responded column was built in.
-LEGACY_COLUMNS = {"shards responded": "meanShardsResponded"}
-
 
 class FormatError(ValueError):
     """A benchmark whose extra_info does not follow this format (the message names it)."""
@@ -94,7 +86,7 @@ class Record:
     pair: str
     variant: str
     scale: int
-    reference: str | None
+    reference: str
     comparison: str
     scaleLabel: str = "scale"
     idealSeconds: float | None = None
@@ -183,23 +175,21 @@ def parseRecord(name: str, info: object) -> Record | None:
     if isinstance(scale, bool) or not isinstance(scale, int):
         raise FormatError(f"benchmark {name!r}: extra_info.{SCALE} is {scale!r}, expected an int")
     reference = info.get(REFERENCE)
-    if reference is not None and (not isinstance(reference, str) or not reference):
+    if not isinstance(reference, str) or not reference:
         raise FormatError(
             f"benchmark {name!r}: extra_info.{REFERENCE} is {reference!r}, expected a variant name"
         )
     calls = _finite(name, info, CALLS, positive=True)
     if calls is not None and not calls.is_integer():
         raise FormatError(f"benchmark {name!r}: extra_info.{CALLS} is {calls!r}, expected an int")
-    declared = info.get(COLUMNS, LEGACY_COLUMNS if reference is None else {})
+    declared = info.get(COLUMNS, {})
     if not isinstance(declared, Mapping) or not all(isinstance(k, str) for k in declared.values()):
         raise FormatError(
             f"benchmark {name!r}: extra_info.{COLUMNS} is {declared!r}, "
             "expected an object of column label -> extra_info key"
         )
     columns = {
-        str(label): _finite(name, info, key, positive=False)
-        for label, key in declared.items()
-        if reference is not None or key in info
+        str(label): _finite(name, info, key, positive=False) for label, key in declared.items()
     }
     referenceRounds = _secondsList(name, info, REFERENCE_ROUNDS)
     return Record(

@@ -21,10 +21,10 @@ verdict.py       verdicts(rows): which tiers each workload belongs on, knowing a
 show.py          main(): the matrix printed as it fills, the measured scaling, the verdicts
 """
 
-from .matrix import TIERS, WORKLOADS, runTierMatrix
+from .matrix import TIERS, WORKLOADS, TierRow, runTierMatrix
 from .show import main as main
 from .userworkload import WorkloadError
 from .verdict import verdicts
 
 # main() is left out on purpose, as in every exercise (the CLI finds lecture31.tiers.main).
-__all__ = ("TIERS", "WORKLOADS", "WorkloadError", "runTierMatrix", "verdicts")
+__all__ = ("TIERS", "WORKLOADS", "TierRow", "WorkloadError", "runTierMatrix", "verdicts")

@@ -1,6 +1,6 @@
 """Which tier? The same batch of independent tasks on each tier, timed from the event loop.
 
-    workload (cpu-python, cpu-numpy, blocking-io, async-io, homework-parse, or yours)
+    workload (one of WORKLOADS, or yours)
       |  `tasks` seeded inputs, the same for every tier
       +--> inline     one after another on the event loop          the reference: 1.0x
       +--> loop       all at once on the event loop                coroutine functions only
@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TypedDict
 
 from .._runtime.checks import checkCount, checkSeed
 from .._runtime.machine import usableCores
@@ -38,9 +39,37 @@ from .rounds import MAX_ROUNDS, Timed, timeInterleaved
 from .scaling import ScalingProbe
 from .workloads import BUILTIN_WORKLOADS, Kind, Workload, idealSpeedup
 
-__all__ = ("TIERS", "WORKLOADS", "Tier", "TierContext", "defaultWorkers", "runTierMatrix")
+__all__ = (
+    "TIERS",
+    "WORKLOADS",
+    "Tier",
+    "TierContext",
+    "TierRow",
+    "defaultWorkers",
+    "runTierMatrix",
+)
 
 WORKLOADS: Mapping[str, Workload] = MappingProxyType({w.name: w for w in BUILTIN_WORKLOADS})
+
+
+class TierRow(TypedDict):
+    """One (workload, tier) of the matrix: still a plain dict, as the API promises, with its
+    keys and types declared once for the modules that read it (``runTierMatrix`` says what
+    each means)."""
+
+    workload: str
+    tier: str
+    tasks: int
+    workers: int
+    seconds: float
+    speedup: float
+    low: float
+    high: float
+    idealSpeedup: float | None
+    sameResult: bool
+    rounds: int
+    batches: int
+
 
 # Bounds that keep a typo from starting 10^7 threads or running for a week.
 MAX_TASKS = 10_000
@@ -113,7 +142,7 @@ _CPU_KINDS = frozenset({Kind.PYTHON_CPU, Kind.NATIVE_CPU, Kind.UNKNOWN})
 
 @dataclass(frozen=True)
 class Matrix:
-    rows: list[dict]
+    rows: list[TierRow]
     scaling: Interval | None  # the measured CPU scaling; None where it was not measured
     parallel: int  # how many CPU tasks at once it was measured at
 
@@ -152,7 +181,7 @@ async def runMatrix(
     rounds: int = MAX_ROUNDS,
     processPool: Executor | None = None,
     timeLimit: float | None = None,
-    onRow: Callable[[dict], None] = lambda row: None,
+    onRow: Callable[[TierRow], None] = lambda row: None,
 ) -> Matrix:
     """The matrix: make and warm pools, then time every workload's tiers in interleaved rounds;
     the scaling probe rides along with the CPU workloads. ``timeLimit`` bounds every sample."""
@@ -178,7 +207,7 @@ async def runMatrix(
                 executors["processes"] if ours else pools.processes(parallel), parallel
             )
         await pools.warm()
-        rows = []
+        rows: list[TierRow] = []
         for workload in workloads:
             alongside = None
             if probe is not None and workload.kind in _CPU_KINDS:
@@ -199,7 +228,9 @@ async def runMatrix(
     return Matrix(rows, None if probe is None else probe.interval(), parallel)
 
 
-def _rows(workload: Workload, timed: Timed, *, tasks: int, workers: int, cores: int) -> list:
+def _rows(
+    workload: Workload, timed: Timed, *, tasks: int, workers: int, cores: int
+) -> list[TierRow]:
     """One row per tier: median seconds per batch, and the speedup over inline: the median of
     the rounds' own speedups (round i of inline over round i of the tier), with its 95%
     bootstrap interval over rounds."""
@@ -207,22 +238,22 @@ def _rows(workload: Workload, timed: Timed, *, tasks: int, workers: int, cores: 
     for tier, seconds in timed.seconds.items():
         interval = roundRatioInterval(timed.seconds["inline"], seconds)
         rows.append(
-            {
-                "workload": workload.name,
-                "tier": tier,
-                "tasks": tasks,
-                "workers": {"inline": 1, "loop": tasks}.get(tier, workers),
-                "seconds": statistics.median(seconds),
-                "speedup": interval.point,
-                "low": interval.low,
-                "high": interval.high,
-                "idealSpeedup": idealSpeedup(
+            TierRow(
+                workload=workload.name,
+                tier=tier,
+                tasks=tasks,
+                workers={"inline": 1, "loop": tasks}.get(tier, workers),
+                seconds=statistics.median(seconds),
+                speedup=interval.point,
+                low=interval.low,
+                high=interval.high,
+                idealSpeedup=idealSpeedup(
                     workload.kind, tier, tasks=tasks, workers=workers, cores=cores
                 ),
-                "sameResult": timed.sameResult[tier],
-                "rounds": timed.rounds,
-                "batches": timed.repeats[tier],
-            }
+                sameResult=timed.sameResult[tier],
+                rounds=timed.rounds,
+                batches=timed.repeats[tier],
+            )
         )
     return rows
 
@@ -239,9 +270,9 @@ async def runTierMatrix(
     tasks: int = 8,
     workers: int | None = None,
     seed: int | None = None,
-) -> list[dict]:
-    """One row per (workload, tier): ``workload, tier, tasks, workers, seconds, speedup, low,
-    high, idealSpeedup`` (and ``sameResult``, ``rounds``, ``batches``).
+) -> list[TierRow]:
+    """One row per (workload, tier), a dict (``TierRow``): ``workload, tier, tasks, workers,
+    seconds, speedup, low, high, idealSpeedup`` (and ``sameResult``, ``rounds``, ``batches``).
 
     ``workloads`` and ``tiers`` are lists of names from ``WORKLOADS`` and ``TIERS``, None meaning
     all. ``inline`` is always run, as the reference; a workload runs on the tiers that can take

@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from .._runtime.checks import checkExecutor, checkSeconds, checkSeed
 from .._runtime.machine import gilEnabled, gilLabel, usableCores
 from ..report.stats import Interval
-from .matrix import TIERS, WORKLOADS, defaultWorkers, runMatrix
+from .matrix import TIERS, WORKLOADS, TierRow, defaultWorkers, runMatrix
 from .rounds import MAX_ROUNDS, PRECISION, ROUNDS, SAMPLE_SECONDS, WORKLOAD_SECONDS
 from .userworkload import userWorkload
 from .verdict import RESOLUTION, verdicts
@@ -71,15 +71,15 @@ def _times(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def _interval(row: dict) -> str:
+def _interval(row: TierRow) -> str:
     return f"({row['low']:.2f}-{row['high']:.2f})"
 
 
-def _speedupText(row: dict) -> str:
+def _speedupText(row: TierRow) -> str:
     return f"{row['speedup']:.2f}x {_interval(row)}"
 
 
-def formatRow(row: dict) -> str:
+def formatRow(row: TierRow) -> str:
     """One row of the matrix."""
     line = (
         f"{row['workload']:<16} {row['tier']:<10} {row['tasks']:>5} {row['workers']:>7} "
@@ -115,7 +115,7 @@ def _listed(tiers: Sequence[str]) -> str:
     return tiers[0] if len(tiers) == 1 else f"{', '.join(tiers[:-1])} or {tiers[-1]}"
 
 
-def verdict(workload: Workload, rows: Sequence[dict], scaling: Interval | None) -> str:
+def verdict(workload: Workload, rows: Sequence[TierRow], scaling: Interval | None) -> str:
     """Where this workload belongs (``verdicts``), with the numbers that say so."""
     chosen = verdicts(rows)[workload.name]
     others = "; ".join(
@@ -145,7 +145,7 @@ def verdict(workload: Workload, rows: Sequence[dict], scaling: Interval | None) 
     return text + (f"; {others}" if others else "") + _noiseNote(rows)
 
 
-def _bound(workload: Workload, row: dict, scaling: Interval | None) -> str:
+def _bound(workload: Workload, row: TierRow, scaling: Interval | None) -> str:
     ideal = row["idealSpeedup"]
     if ideal is not None:
         return f" of an ideal {ideal:.2f}x"
@@ -157,7 +157,7 @@ def _bound(workload: Workload, row: dict, scaling: Interval | None) -> str:
     return ""
 
 
-def _noiseNote(rows: Sequence[dict]) -> str:
+def _noiseNote(rows: Sequence[TierRow]) -> str:
     """Say so when a row's whole interval is above its ideal: no tier can do that, so rounds
     were disturbed unevenly (a burst of load within rounds, not across them)."""
     beyond = [
@@ -174,7 +174,7 @@ def _noiseNote(rows: Sequence[dict]) -> str:
 
 
 def renderVerdicts(
-    workloads: Sequence[Workload], rows: Sequence[dict], scaling: Interval | None
+    workloads: Sequence[Workload], rows: Sequence[TierRow], scaling: Interval | None
 ) -> str:
     """One verdict line per workload, in the order they ran."""
     lines = [

@@ -107,7 +107,8 @@ def project(tmp_path):
     for name in ("pyproject.toml", "conftest.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "bench").mkdir()
-    shutil.copy(ROOT / "bench" / "conftest.py", tmp_path / "bench" / "conftest.py")
+    for name in ("conftest.py", "compare.py"):
+        shutil.copy(ROOT / "bench" / name, tmp_path / "bench" / name)
     (tmp_path / "bench" / "test_tiny.py").write_text(TINY_BENCHMARK, encoding="utf-8")
     (tmp_path / "results").mkdir()
     return tmp_path
@@ -230,17 +231,15 @@ def test_a_session_that_ran_only_one_variant_says_there_is_no_speedup(project):
 # --- the pure helpers, without a subprocess --------------------------------------------------
 
 
-def _loadBenchConftest():
-    spec = importlib.util.spec_from_file_location(
-        "bench_conftest_compare", ROOT / "bench" / "conftest.py"
-    )
+def _loadBenchCompare():
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "bench" / "compare.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-bench = _loadBenchConftest()
+bench = _loadBenchCompare()
 
 
 def test_closest_run_keeps_os_and_implementation_and_prefers_the_nearest_version(tmp_path):

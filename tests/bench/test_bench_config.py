@@ -3,6 +3,7 @@ slowdown injector parses strictly and stretches only what it names."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import pathlib
@@ -19,7 +20,12 @@ def _loadBenchConftest():
     spec = importlib.util.spec_from_file_location("bench_conftest", ROOT / "bench" / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    # It imports its sibling compare.py, as pytest lets it (the folder on sys.path).
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
     return module
 
 
@@ -100,9 +106,28 @@ def test_a_stretched_round_takes_the_factor_times_as_long_and_keeps_its_result()
     assert 0.095 <= time.perf_counter() - start < 0.4
 
 
-@pytest.mark.parametrize(
-    "kind", ["tiered", "pipeline", "large", "fanout", "breaker", "tiers", "cluster"]
-)
+def _kindsMeasured() -> set[str]:
+    """Every ``kind`` the benchmarks pass to ``measure`` (a string, or a call's string argument
+    that the bench passes on as its kind)."""
+    helpers = ("_naive", "_correct", "_streamed")  # test_pipeline's: (measure, ..., kind)
+    kinds = set()
+    for path in sorted((ROOT / "bench").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "kind":
+                if isinstance(node.value, ast.Constant):
+                    kinds.add(node.value.value)
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in helpers:
+                kinds.add(node.args[-1].value)
+    return kinds
+
+
+def test_the_kinds_with_rounds_are_the_kinds_the_benchmarks_measure():
+    kinds = _kindsMeasured()
+    assert {"pipeline", "large", "tiers", "breaker"} <= kinds  # the walk sees the bench
+    assert kinds == set(bench.ROUNDS)
+
+
+@pytest.mark.parametrize("kind", sorted(bench.ROUNDS))
 def test_every_kind_has_rounds_and_quick_mode_never_runs_more(kind):
     full, quick = bench.ROUNDS[kind]
     assert full.rounds >= 1 and quick.rounds >= 1

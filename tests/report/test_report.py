@@ -1,7 +1,7 @@
 """The speedup report: exact numbers from the checked-in pytest-benchmark fixture.
 
-The fixture predates ``extra_info['reference']``, so it also pins the legacy fallback; runs in
-the current format are made from it by ``_withReferences``.
+The fixture is in the format the bench writes: every paired benchmark names its pair's reference
+(``extra_info['reference']``), and fan-out's extra column is declared (``columns``).
 """
 
 import copy
@@ -17,7 +17,6 @@ import pytest
 
 from lecture31 import report
 from lecture31.report import PairResult, ReportError, VariantResult, pairs
-from lecture31.report.records import LEGACY_REFERENCES
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "run_small.json"
 
@@ -46,7 +45,7 @@ def _scaleFast(run, pair, factor):
     changed = copy.deepcopy(run)
     for bench in changed["benchmarks"]:
         info = bench["extra_info"]
-        if info.get("pair") == pair and info["variant"] not in LEGACY_REFERENCES:
+        if info.get("pair") == pair and info["variant"] != info["reference"]:
             bench["stats"]["median"] *= factor
     return changed
 
@@ -227,7 +226,9 @@ def test_json_without_benchmarks_is_not_a_run(tmp_path):
 def test_pair_with_an_unknown_variant_names_the_pair(run):
     broken = copy.deepcopy(run)
     broken["benchmarks"][0]["extra_info"]["variant"] = "turbo"
-    with pytest.raises(ReportError, match="pair 'tiered-10' has variants"):
+    with pytest.raises(
+        ReportError, match=r"pair 'tiered-10' has no .* \(variants: tiered, turbo\)"
+    ):
         report.pairResults(broken)
 
 
@@ -409,27 +410,10 @@ def test_pair_result_is_immutable():
 # --- the current format: a named reference, more than two variants ---------------------------
 
 
-def _withReferences(run):
-    """The fixture in the current format: every paired benchmark names its pair's reference."""
-    current = copy.deepcopy(run)
-    references = {}
-    for bench in current["benchmarks"]:
-        info = bench["extra_info"]
-        if info.get("variant") in LEGACY_REFERENCES:
-            references[info["pair"]] = info["variant"]
-    for bench in current["benchmarks"]:
-        info = bench["extra_info"]
-        if "pair" in info:
-            info["reference"] = references[info["pair"]]
-            if info["pair"].startswith("fanout"):
-                info["columns"] = {"shards responded": "meanShardsResponded"}
-    return current
-
-
 def _tierMatrix(run):
-    """``_withReferences(run)`` plus a three-variant pair per tiered scale: threads only,
-    processes only, both (``tiered``), against ``sequential``."""
-    current = _withReferences(run)
+    """The fixture plus a three-variant pair per tiered scale: threads only, processes only,
+    both (``tiered``), against ``sequential``."""
+    current = copy.deepcopy(run)
     extra = []
     for bench in current["benchmarks"]:
         info = bench["extra_info"]
@@ -447,13 +431,18 @@ def _tierMatrix(run):
     return current
 
 
-def test_a_named_reference_gives_the_same_pairs_as_the_legacy_fallback(run, results):
-    assert report.pairResults(_withReferences(run)) == results
+def test_a_benchmark_that_names_no_reference_is_an_error_naming_it(run):
+    current = copy.deepcopy(run)
+    del current["benchmarks"][1]["extra_info"]["reference"]
+    with pytest.raises(
+        ReportError, match=r"test_tiered\[tiered-10\]': extra_info.reference is None"
+    ):
+        report.pairResults(current)
 
 
 def test_the_reference_is_whatever_the_benchmarks_name(run):
     # Name the tiered variant as the reference: the speedup turns over.
-    current = _withReferences(run)
+    current = copy.deepcopy(run)
     for bench in current["benchmarks"]:
         if bench["extra_info"].get("pair") == "tiered-10":
             bench["extra_info"]["reference"] = "tiered"
@@ -463,21 +452,21 @@ def test_the_reference_is_whatever_the_benchmarks_name(run):
 
 
 def test_a_pair_whose_benchmarks_name_different_references_is_an_error(run):
-    current = _withReferences(run)
+    current = copy.deepcopy(run)
     current["benchmarks"][0]["extra_info"]["reference"] = "tiered"
     with pytest.raises(ReportError, match="pair 'tiered-10': its benchmarks name different"):
         report.pairResults(current)
 
 
 def test_a_pair_without_its_reference_benchmark_is_an_error_naming_both(run):
-    current = _withReferences(run)
+    current = copy.deepcopy(run)
     del current["benchmarks"][0]  # tiered-10 sequential
     with pytest.raises(ReportError, match="'tiered-10' has no benchmark of its reference variant"):
         report.pairResults(current)
 
 
 def test_partial_pairing_leaves_incomplete_pairs_out(run):
-    current = _withReferences(run)
+    current = copy.deepcopy(run)
     del current["benchmarks"][0]
     pairs = [r.pair for r in report.pairResults(current, partial=True)]
     assert "tiered-10" not in pairs and "tiered-40" in pairs

@@ -98,6 +98,11 @@ def test_workloads_and_tiers_are_the_ones_the_api_names():
     assert {"inline", "threads", "processes"} <= set(TIERS)
 
 
+def test_the_packages_docstring_names_the_built_in_workloads_in_order():
+    drawn = tiers.__doc__.split("workload (", 1)[1].split(", or yours)", 1)[0]
+    assert drawn.split(", ") == list(WORKLOADS)
+
+
 def test_the_same_seed_gives_the_same_inputs_and_each_task_its_own():
     for workload in WORKLOADS.values():
         first = workload.inputs(4, seed=1)
