@@ -28,16 +28,13 @@ failed (a commit between them failing is skipped); 130 Ctrl-C; 143 SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._runtime.atomicwrite import writeAtomically
 from .commits import (
     Commits,
     Trials,
@@ -50,6 +47,7 @@ from .commits import (
 )
 from .decide import FAMILY_ALPHA, Finding, Measure
 from .git import GateError, repoRoot, resolveCommit
+from .outputs import writeRecord
 from .record import findingRecord
 from .trials import BenchFailed
 
@@ -280,15 +278,14 @@ def runBisect(args: argparse.Namespace) -> int:
         "runs": records,
         "seconds": time.monotonic() - started,
     }
-    jsonPath = Path(
-        args.json or Path(tempfile.gettempdir()) / f"lecture31-bisect-{os.getpid()}.json"
-    )
-    text = json.dumps(record, indent=1) + "\n"
-    writeAtomically([(jsonPath, lambda temporary: temporary.write_text(text, encoding="utf-8"))])
-    say(
-        f"{search.steps} steps, {len(records)} runs, {record['seconds'] / 60:.1f} min;"
-        f" every run in {jsonPath}"
-    )
+    jsonPath, problem = writeRecord(record, args.json)  # a private file without --json
+    if problem is not None:
+        say(f"error: {problem}" + (f"; every run in {jsonPath} instead" if jsonPath else ""))
+    else:
+        say(
+            f"{search.steps} steps, {len(records)} runs, {record['seconds'] / 60:.1f} min;"
+            f" every run in {jsonPath}"
+        )
     if total is None:
         print(
             f"bisect: nothing matching {args.measure or 'any measure'} is slower at {bad[:12]}"

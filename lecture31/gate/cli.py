@@ -407,7 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.trials = args.trials or MANY_COMMITS_TRIALS
                 args.tolerance = OTHER_TOLERANCE if args.tolerance is None else args.tolerance
                 args.selection = DEFAULT_SELECTION if args.selection is None else args.selection
-                return runBisect(args) if args.bisect else runHistory(args)
+                checkOutputs([("--json", args.json)])
+                with gateLock(repoRoot(Path.cwd())):  # one gate a repository, as the A/B run
+                    return runBisect(args) if args.bisect else runHistory(args)
             return _run(args)
     except GateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import tempfile
 import time
@@ -191,7 +190,9 @@ def runHistory(args: argparse.Namespace) -> int:
         raise GateError(f"--history draws a PNG: {exc}") from exc
     repo = repoRoot(Path.cwd())
     chain = _commits(repo, args.history)
-    out = Path(args.out or Path(tempfile.gettempdir()) / f"lecture31-history-{os.getpid()}")
+    # Without --out, a fresh private folder (a random name, 0700): never a predictable path in
+    # the shared temporary folder.
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lecture31-history-"))
     out.mkdir(parents=True, exist_ok=True)
     say(f"history of {len(chain)} commits, {rounds} rounds, -k {args.selection!r}")
     notes: list[str] = []

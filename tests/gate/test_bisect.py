@@ -123,7 +123,8 @@ def test_compare_commits_is_the_gate_on_two_commits(tmp_path):
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_mid_search_removes_every_worktree_and_bench_process(tmp_path, sig, status):
-    ids = toyHistory(tmp_path / "repo", [0.005, 0.005, 0.010])
+    # Slow rounds (0.2-0.4 s): the bench is surely running when the poll below looks for it.
+    ids = toyHistory(tmp_path / "repo", [0.2, 0.2, 0.4])
     temp = tmp_path / "temp"
     temp.mkdir()
     with sigintNotIgnoredAcrossExec():  # as from a terminal, even when run as a background job
