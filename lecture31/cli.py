@@ -30,8 +30,8 @@ from ._runtime.lifecycle import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, r
 from ._runtime.stdout import StdoutLost, flushStdout, guardedStdout, silenceStdout
 from .fanout import hedging
 from .tiers import WorkloadError
-from .tiers.rounds import WorkloadTimedOut
 from .tiers.show import DEFAULT_TIME_LIMIT
+from .tiers.userworkload import WorkloadTimedOut
 
 
 @dataclass(frozen=True)

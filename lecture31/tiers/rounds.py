@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from .._runtime.pools import terminatePool
 from .._runtime.seeding import derivedRng
 from ..report.stats import roundRatioInterval
-from .userworkload import WorkloadError
+from .userworkload import WorkloadError, WorkloadTimedOut
 from .workloads import Escaped, Kind, Workload, runBatch
 
 __all__ = (
@@ -56,15 +56,9 @@ __all__ = (
     "SAMPLE_SECONDS",
     "WORKLOAD_SECONDS",
     "Timed",
-    "WorkloadTimedOut",
     "repeatsFor",
     "timeInterleaved",
 )
-
-
-class WorkloadTimedOut(WorkloadError):
-    """Raised by the rounds when a batch of the user's function overran the time limit: the
-    command line exits 1 on it, 2 on every other ``WorkloadError`` (told apart by type)."""
 
 
 # Timed rounds per workload: ROUNDS, then more while any tier's 95% interval is wider than

@@ -18,7 +18,7 @@ import threading
 from .._runtime.checks import UserInputError, checkNesting
 from .workloads import Kind, Workload
 
-__all__ = ("WorkloadError", "userWorkload")
+__all__ = ("WorkloadError", "WorkloadTimedOut", "userWorkload")
 
 
 class WorkloadError(Exception):
@@ -40,6 +40,12 @@ class WorkloadError(Exception):
         self.stuckThreads = stuckThreads
 
 
+class WorkloadTimedOut(WorkloadError):
+    """Raised when a batch of the user's function, or its module's import, overran the time
+    limit: the command line exits 1 on it, 2 on every other ``WorkloadError`` (told apart by
+    type)."""
+
+
 _WORKLOAD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
@@ -59,7 +65,7 @@ def _importWithin(spec: str, moduleName: str, timeLimit: float | None) -> object
     thread.start()
     thread.join(timeLimit)
     if thread.is_alive():
-        raise WorkloadError(
+        raise WorkloadTimedOut(
             "timed out",
             f"workload {spec!r}: importing module {moduleName!r} took over {timeLimit:g} s"
             " (the time limit of a batch: --timeout)",

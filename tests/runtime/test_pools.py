@@ -12,6 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
+import lecture31
 from lecture31._runtime import pools as _pools
 
 
@@ -295,9 +296,11 @@ def test_the_fork_server_preloads_main_only_when_it_is_a_file(monkeypatch, tmp_p
     main = types.ModuleType("__main__")
     monkeypatch.setitem(sys.modules, "__main__", main)
     main.__file__ = str(script)
-    assert _pools.forkserverPreload() == ("__main__", "lecture31")
+    exercises = tuple(f"lecture31.{name}" for name in lecture31._EXPORTS)
+    assert "lecture31.tiered" in exercises
+    assert _pools.forkserverPreload() == ("__main__", "lecture31", *exercises)
     main.__file__ = "<stdin>"
-    assert _pools.forkserverPreload() == ("lecture31",)
+    assert _pools.forkserverPreload() == ("lecture31", *exercises)
     with _pools._mainWithoutUnrealPath():
         assert not hasattr(main, "__file__")
     assert main.__file__ == "<stdin>"
