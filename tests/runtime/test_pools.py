@@ -12,7 +12,6 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-import lecture31
 from lecture31._runtime import pools as _pools
 
 
@@ -44,8 +43,8 @@ def test_workers_are_not_forked_from_this_process_which_runs_threads(processPool
 
 def test_a_fresh_worker_already_has_the_package_imported(processPool):
     # eval is a builtin, so sending it imports nothing: only the fork server's preload can
-    # have put lecture31.tiered into the worker.
-    probe = "'lecture31.tiered' in __import__('sys').modules"
+    # have put lecture31 into the worker (the package; its exercises come lazily, with a task).
+    probe = "'lecture31' in __import__('sys').modules"
     assert processPool.submit(eval, probe).result(timeout=30) is True
 
 
@@ -296,11 +295,9 @@ def test_the_fork_server_preloads_main_only_when_it_is_a_file(monkeypatch, tmp_p
     main = types.ModuleType("__main__")
     monkeypatch.setitem(sys.modules, "__main__", main)
     main.__file__ = str(script)
-    exercises = tuple(f"lecture31.{name}" for name in lecture31._EXPORTS)
-    assert "lecture31.tiered" in exercises
-    assert _pools.forkserverPreload() == ("__main__", "lecture31", *exercises)
+    assert _pools.forkserverPreload() == ("__main__", "lecture31")
     main.__file__ = "<stdin>"
-    assert _pools.forkserverPreload() == ("lecture31", *exercises)
+    assert _pools.forkserverPreload() == ("lecture31",)
     with _pools._mainWithoutUnrealPath():
         assert not hasattr(main, "__file__")
     assert main.__file__ == "<stdin>"
