@@ -139,7 +139,9 @@ def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -
     """The positive control's verdict at the strictest level a lone measure faces (Bonferroni's
     alpha / family): caught there, the gate's own rule catches a slowdown of its size."""
     estimates, owner, _, _ = _estimates(runs, [CONTROL], stat)
-    slowed = Measure(CONTROL_PAIR, "seconds", CONTROL_VARIANT)
+    # Its speedup over plain, paired round by round within each run (plain's call is timed beside
+    # each round): a host's slow phase moves both calls alike and cancels.
+    slowed = Measure(CONTROL_PAIR, "speedup", CONTROL_VARIANT)
     chosen = [e for e in estimates if e.measure == slowed]
     if not chosen:
         return None
