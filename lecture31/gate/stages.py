@@ -136,8 +136,8 @@ def judgeRuns(
 
 
 def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -> Finding | None:
-    """The positive control's verdict at the strictest level a lone measure faces (Bonferroni's
-    alpha / family): caught there, the gate's own rule catches a slowdown of its size."""
+    """The positive control's verdict: one hypothesis of its own (not one of the family's), so
+    judged alone at the run's alpha: caught, the plumbing can see a slowdown of its size."""
     estimates, owner, _, _ = _estimates(runs, [CONTROL], stat)
     # Its speedup over plain, paired round by round within each run (plain's call is timed beside
     # each round): a host's slow phase moves both calls alike and cancels.
@@ -145,7 +145,7 @@ def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -
     chosen = [e for e in estimates if e.measure == slowed]
     if not chosen:
         return None
-    [finding] = _look(chosen, owner, alpha / max(family, 1), 1)
+    [finding] = _look(chosen, owner, FAMILY_ALPHA, 1)
     return finding
 
 
