@@ -79,7 +79,8 @@ EXIT_STATUSES = {
     " -k selecting nothing, an option out of range, an output it cannot write, another gate"
     " running in the repository (its pid named)",
     EXIT_BENCH_FAILED: "a side's bench failed",
-    EXIT_BLIND: "the positive control was not caught: the gate is blind here",
+    EXIT_BLIND: "nothing regressed, but the positive control was not caught: the gate is blind"
+    " here",
     EXIT_HANGUP: "SIGHUP (a closed terminal), cleaned up as for SIGTERM",
     EXIT_INTERRUPTED: "Ctrl-C",
     EXIT_TERMINATED: "SIGTERM",
@@ -355,9 +356,10 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"{PROG}: blind: the positive control was not caught ({controlText})", file=sys.stderr
         )
-        status = EXIT_BLIND
-    elif failed:
+    if failed:  # a regression seen is real whatever the control says: it wins
         status = EXIT_REGRESSION
+    elif blind:
+        status = EXIT_BLIND
     else:
         unresolved = counts[Verdict.UNRESOLVED]
         _say(
