@@ -25,53 +25,35 @@ every command import what they use.
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Where each public name lives; __all__ is read from here. tests/test_package.py checks each
-# module's own __all__ against it.
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "tiered": (
-        "RequestFailedError",
-        "RunResult",
-        "fetchMetadataBlocking",
-        "handleRequest",
-        "parseCsvChunk",
-        "runSequential",
-        "runTiered",
-    ),
-    "fanout": (
-        "LatencyTracker",
-        "fanOutWithAdaptiveTimeout",
-        "hedgedFanOut",
-        "queryShard",
-        "runQueries",
-    ),
-    "breaker": (
-        "AsyncCircuitBreaker",
-        "BreakerState",
-        "CircuitBreaker",
-        "CircuitOpenError",
-        "FlakyAsyncService",
-        "runHarness",
-    ),
-    "pipeline": (
-        "aggregateResults",
-        "compareScales",
-        "fetchSensorReading",
-        "normalizeReading",
-        "runCorrectPipeline",
-        "runNaivePipeline",
-        "runStorageBreakerBatches",
-        "runStreamedPipeline",
-        "storeReading",
-    ),
-    "tiers": ("TIERS", "WORKLOADS", "TierRow", "WorkloadError", "runTierMatrix", "verdicts"),
-    "cluster": ("cpuExecutor",),  # the rest of lecture31.cluster is its own business
-}
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+# The modules whose whole ``__all__`` is re-exported here, and those re-exported only in part.
+_EXERCISES = ("tiered", "fanout", "breaker", "pipeline", "tiers")
+_PARTLY: dict[str, tuple[str, ...]] = {"cluster": ("cpuExecutor",)}  # the rest is its own
 
-__all__ = tuple(_HOME)
+
+def _declaredAll(module: str) -> tuple[str, ...]:
+    """``lecture31.<module>.__all__`` read from its source, without importing it: each module
+    declares its public names once, and this package stays lazy."""
+    source = Path(__file__).with_name(module) / "__init__.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            return tuple(ast.literal_eval(node.value))
+    raise ImportError(f"{source} declares no literal __all__")
+
+
+@functools.cache
+def _home() -> dict[str, str]:
+    """Each public name and the module it lives in."""
+    exports = {module: _declaredAll(module) for module in _EXERCISES} | _PARTLY
+    return {name: module for module, names in exports.items() for name in names}
+
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from . import (
@@ -92,9 +74,11 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
 
 def __getattr__(name: str) -> Any:
     """A public name, or an exercise module, imported on first use (then cached here)."""
-    if name in _HOME:
-        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    elif name in _EXPORTS:
+    if name == "__all__":
+        value: Any = tuple(_home())
+    elif name in _home():
+        value = getattr(importlib.import_module(f"{__name__}.{_home()[name]}"), name)
+    elif name in _EXERCISES or name in _PARTLY:
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -103,4 +87,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_EXPORTS})
+    return sorted({*globals(), *_home(), *_EXERCISES, *_PARTLY})
