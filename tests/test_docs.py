@@ -129,7 +129,7 @@ def _groupRows() -> dict[str, list[str]]:
     rows = {}
     for line in page.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
-        if line.strip().startswith("| ") and len(cells) == 6 and cells[1].startswith("`test_"):
+        if line.strip().startswith("| ") and len(cells) == 7 and cells[1].startswith("`test_"):
             rows[cells[0]] = cells
     return rows
 
@@ -138,13 +138,14 @@ def test_the_gate_page_shows_every_group_as_declared():
     rows = _groupRows()
     assert set(rows) == {g.name for g in GROUPS}
     for group in GROUPS:
-        _, selection, _, rounds, trials, tolerance = rows[group.name]
+        _, selection, _, rounds, trials, tolerance, judged = rows[group.name]
         assert selection == f"`{group.selection}`"
         reference = f" ({group.referenceRounds})" if group.referenceRounds else ""
         assert rounds == f"{group.rounds}{reference}"
         more = f" (+{group.moreTrials})" if group.moreTrials else ""
         assert trials == f"{group.trials}{more}"
         assert tolerance == f"{group.tolerance:.1%}".replace(".0%", "%")
+        assert judged == ("slowest half set aside" if group.trimSlowest == 0.5 else "paired")
 
 
 def test_the_gate_pages_defaults_and_sample_lines_are_the_gates():

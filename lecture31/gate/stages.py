@@ -105,7 +105,7 @@ def _estimates(
         base, head = _perSide(runs, group.name, stat)
         if len(base) < 2:
             continue
-        found, lostBase, lostHead = pairedTrials(base, head)
+        found, lostBase, lostHead = pairedTrials(base, head, trimSlowest=group.trimSlowest)
         estimates += found
         onlyBase += lostBase
         onlyHead += lostHead
@@ -139,9 +139,9 @@ def controlFinding(runs: Sequence[dict], stat: str, alpha: float, family: int) -
     """The positive control's verdict: one hypothesis of its own (not one of the family's), so
     judged alone at the run's alpha: caught, the plumbing can see a slowdown of its size."""
     estimates, owner, _, _ = _estimates(runs, [CONTROL], stat)
-    # Its speedup over plain, paired round by round within each run (plain's call is timed beside
-    # each round): a host's slow phase moves both calls alike and cancels.
-    slowed = Measure(CONTROL_PAIR, "speedup", CONTROL_VARIANT)
+    # Its seconds, by the rule of the CPU-bound groups (each side's slowest trials set aside):
+    # caught, the rule those groups are judged by sees a slowdown of its size on this host.
+    slowed = Measure(CONTROL_PAIR, "seconds", CONTROL_VARIANT)
     chosen = [e for e in estimates if e.measure == slowed]
     if not chosen:
         return None
