@@ -106,6 +106,7 @@ def _estimates(
         if len(base) < 2:
             continue
         found, lostBase, lostHead = pairedTrials(base, head, trimSlowest=group.trimSlowest)
+        found = [e for e in found if e.measure.variant not in group.unjudged]
         estimates += found
         onlyBase += lostBase
         onlyHead += lostHead

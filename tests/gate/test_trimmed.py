@@ -7,11 +7,14 @@ unresolved, honestly: that case is docs/ci-gate.md's, not these tests'."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 import statistics
 
 import numpy as np
 import pytest
+from gitrepos import ROOT
 
 from lecture31.gate.decide import (
     Measure,
@@ -21,7 +24,11 @@ from lecture31.gate.decide import (
     pairedTrials,
     trimmedEstimate,
 )
+from lecture31.gate.groups import groupNamed
+from lecture31.gate.record import recordedRuns
+from lecture31.gate.stages import judgeRuns
 
+CALIBRATION = ROOT / "bench" / "calibration"
 SECONDS = Measure("breaker-closed-sync", "seconds", "breaker")
 SPEEDUP = Measure("breaker-closed-sync", "speedup", "breaker")
 
@@ -98,3 +105,15 @@ def test_trimmed_groups_judge_seconds_not_speedups():
     paired, _, _ = pairedTrials(base, head)
     assert [e.measure for e in trimmed] == [SECONDS]
     assert {e.measure for e in paired} == {SECONDS, SPEEDUP}
+
+
+def test_a_recorded_ci_run_judges_the_breaker_by_its_trimmed_seconds_not_its_bare_loop():
+    with gzip.open(CALIBRATION / "2026-12-07-ci3.json.gz", "rt", encoding="utf-8") as text:
+        session = json.load(text)
+    runs = recordedRuns(session)
+    findings, control = judgeRuns(runs, [groupNamed("breaker")], stat="min", alpha=0.025)
+    assert {f.measure.variant for f in findings} == {"breaker"}  # bare: measured, not judged
+    assert {f.measure.kind for f in findings} == {"seconds"}
+    assert len(findings) == 4  # closed and open, sync and async
+    assert control is not None and control.failed  # the 10% control, caught on CI's host
+    assert control.ratio == pytest.approx(1.10, abs=0.03)
