@@ -40,7 +40,8 @@ def test_gate_control(measure, variant):
         scale=READINGS,
         kind="pipeline",
         target=lambda: _normalizeAll(count),
-        # plain's call timed beside each round of slowed: the gate judges their paired ratio,
-        # which a host's slow phase (seconds long, both calls alike) cannot move
+        # plain's call timed beside each round of slowed (the pair's paired speedup, kept so that
+        # both sides of a gate run do the same work); the gate judges slowed's seconds, each
+        # side's slowest trials set aside (lecture31/gate/groups.py, CONTROL)
         beside=None if variant == "plain" else lambda: _normalizeAll(READINGS),
     )

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ("checkTarget", "writeAtomically")
+__all__ = ("checkTarget", "irregularKind", "writeAtomically")
 
 # What each kind of file is called when it is refused.
 _KINDS = (
@@ -35,6 +35,12 @@ _KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def irregularKind(mode: int) -> str | None:
+    """What a file of ``mode`` (``st_mode``) is called when refused ("a FIFO"), or None if it
+    is a regular file (or a kind none of the refusals names)."""
+    return next((name for isKind, name in _KINDS if isKind(mode)), None)
 
 
 def _named(exc: OSError, target: Path) -> OSError:
@@ -58,10 +64,10 @@ def checkTarget(target: Path) -> Path:
         raise _named(exc, target) from exc
     real = Path(os.path.realpath(target))
     if status is not None:
-        for isKind, kind in _KINDS:
-            if isKind(status.st_mode):
-                code = errno.EISDIR if kind == "a directory" else errno.EINVAL
-                raise OSError(code, f"is {kind}, not a regular file", str(target))
+        kind = irregularKind(status.st_mode)
+        if kind is not None:
+            code = errno.EISDIR if kind == "a directory" else errno.EINVAL
+            raise OSError(code, f"is {kind}, not a regular file", str(target))
         if not os.access(real, os.W_OK):
             raise PermissionError(errno.EACCES, "is read-only", str(target))
     for folder in real.parents:

@@ -37,6 +37,7 @@ __all__ = (
     "backstopPairs",
     "groupNamed",
     "groupsOf",
+    "groupsTable",
     "matchingGroups",
     "otherGroup",
     "selectionOf",
@@ -50,6 +51,11 @@ __all__ = (
 # next timer: for code made of seeded sleeps and deadlines the time is exactly what its rules add
 # up to, and a run takes milliseconds instead of seconds.
 INSTRUMENTS = ("wall", "cpu", "virtual")
+_INSTRUMENT_WORDS = {
+    "wall": "wall time",
+    "cpu": "CPU time of the thread",
+    "virtual": "a virtual clock: seeded sleeps cost nothing, the deadline rule's seconds exact",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,3 +298,30 @@ def groupsOf(nodeid: str) -> list[GateGroup]:
 def matchingGroups(patterns: list[str]) -> list[GateGroup]:
     """The groups whose names match any of the fnmatch ``patterns`` (for --group)."""
     return [g for g in GROUPS if any(fnmatch.fnmatchcase(g.name, p) for p in patterns)]
+
+
+def groupsTable() -> str:
+    """The groups as docs/ci-gate.md shows them (a markdown table; the page includes it, see
+    lecture31.report.include): written from GROUPS, so the page cannot drift from them."""
+    lines = [
+        "| group | selection | instrument | rounds (reference) | trials (+ second stage)"
+        " | tolerance | trials judged |",
+        "| :--- | :--- | :--- | :--- | :--- | :--- | :--- |",
+    ]
+    for g in GROUPS:
+        instrument = _INSTRUMENT_WORDS[g.instrument]
+        if g.iterations > 1:
+            instrument += f", {g.iterations} calls of the benchmark a round"
+        reference = f" ({g.referenceRounds})" if g.referenceRounds else ""
+        more = f" (+{g.moreTrials})" if g.moreTrials else ""
+        judged = (
+            f"trimmed: each side's slowest {g.trimSlowest:.0%} set aside"
+            if g.trimSlowest
+            else "paired"
+        )
+        if g.unjudged:
+            judged += f"; {', '.join(g.unjudged)} measured, not judged"
+        tolerance = f"{g.tolerance:.1%}".replace(".0%", "%")
+        cells = [g.name, f"`{g.selection}`", instrument, f"{g.rounds}{reference}"]
+        lines.append("| " + " | ".join([*cells, f"{g.trials}{more}", tolerance, judged]) + " |")
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ A page marks a copy with two comments; everything between them is the file's tex
 
     <!-- include: results/SPEEDUPS.md -->          the whole file but its "# title" line
     <!-- include: results/SPEEDUPS.md#pipeline --> one section: what its heading holds
+    <!-- include: lecture31.gate.groups:groupsTable -->  what the function returns
     ...
     <!-- end include -->
 
@@ -19,6 +20,7 @@ is what fixes one (``bench/make-baseline`` and ``--write results`` only write th
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from collections.abc import Sequence
@@ -72,6 +74,24 @@ def _relevel(lines: list[str], pageLevel: int) -> list[str]:
     return out
 
 
+def _sourceText(root: Path, source: str, where: str) -> str:
+    """A file's text, or what ``module:function`` returns (a table written from a declaration,
+    such as ``lecture31.gate.groups:groupsTable``: no file between the code and the page)."""
+    if ":" in source:
+        module, _, function = source.partition(":")
+        try:
+            text = getattr(importlib.import_module(module), function)()
+        except (ImportError, AttributeError, TypeError) as exc:
+            raise IncludeError(f"{where}: cannot call {source}: {exc}") from exc
+        if not isinstance(text, str):
+            raise IncludeError(f"{where}: {source}() returned {type(text).__name__}, not text")
+        return text
+    try:
+        return (root / source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IncludeError(f"{where}: cannot read {source}: {exc.strerror}") from exc
+
+
 def expandIncludes(page: str, root: Path, *, name: str = "page") -> str:
     """``page`` with every marked copy replaced by its source's current text."""
     lines = page.split("\n")
@@ -95,11 +115,7 @@ def expandIncludes(page: str, root: Path, *, name: str = "page") -> str:
             end = lines.index(_END, i)
         except ValueError:
             raise IncludeError(f"{where}: {line} has no {_END}") from None
-        source = root / begin["path"]
-        try:
-            text = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise IncludeError(f"{where}: cannot read {begin['path']}: {exc.strerror}") from exc
+        text = _sourceText(root, begin["path"], where)
         body = _section(text, begin["section"], f"{where}: {begin['path']}")
         while body and not body[0].strip():
             body.pop(0)

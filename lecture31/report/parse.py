@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._runtime.atomicwrite import irregularKind
 from .records import FormatError, Record, parseRecord
 from .stats import STATISTICS
 
@@ -39,25 +39,16 @@ class Measurement:
     rounds: tuple[float, ...] | None = None
 
 
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def _readRegular(path: Path) -> str:
     """The text of ``path`` if it is a regular file (through symlinks). Anything else (a FIFO
     would block the read forever, a device may never end) is a ReportError, and is never
     opened for reading: stat first, then an open that cannot block, checked again."""
-    kind = next((name for isKind, name in _KINDS if isKind(os.stat(path).st_mode)), None)
+    kind = irregularKind(os.stat(path).st_mode)
     if kind is None:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with open(fd, "rb") as source:  # closes fd
             mode = os.fstat(source.fileno()).st_mode  # swapped since the stat?
-            kind = next((name for isKind, name in _KINDS if isKind(mode)), None)
+            kind = irregularKind(mode)
             if kind is None:
                 return source.read().decode("utf-8")
     raise ReportError(f"{path} is {kind}, not a regular file; not reading it")

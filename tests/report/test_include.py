@@ -59,3 +59,24 @@ def test_check_names_a_stale_page_and_writes_nothing_then_the_tool_refreshes_it(
     assert main(["--root", str(root)]) == 0
     assert main(["--root", str(root), "--check"]) == 0
     assert "| a |" in readme.read_text()
+
+
+def test_a_function_source_copies_what_it_returns(root):
+    page = "<!-- include: lecture31.gate.groups:groupsTable -->\nold\n<!-- end include -->"
+    expanded = expandIncludes(page, root)
+    assert "| breaker | `test_breaker` |" in expanded
+    assert "old" not in expanded
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("lecture31.no_such_module:table", "cannot call lecture31.no_such_module:table"),
+        ("lecture31.gate.groups:noSuchTable", "cannot call lecture31.gate.groups:noSuchTable"),
+        ("lecture31.gate.groups:GROUPS", "cannot call"),  # a tuple: not callable
+    ],
+)
+def test_a_function_source_that_cannot_be_called_is_named(root, source, said):
+    page = f"<!-- include: {source} -->\n<!-- end include -->"
+    with pytest.raises(IncludeError, match=said):
+        expandIncludes(page, root)
