@@ -30,15 +30,14 @@ Why trimmed means for the CPU-bound groups (``GateGroup.trimSlowest``): there th
 drift, it jumps. For seconds at a time every CPU-bound round costs 1.3-1.6x (the same work, in
 the thread's own CPU time: the host's doing, not the code's), so a whole breaker benchmark
 (0.3 s) lands in a fast phase or a slow one, and a side's trials are two clusters (in CI's
-quiet dry run of 2026-12-07, -20% and +25% around their mean, half of them slow). Pairing
-cannot cancel a phase that the other side's run, seconds later, did not share: the paired t
-resolved 30-90% there, and the positive control's 10% read as +1.7%. What is stable is the
-fast cluster. So each side's slowest ``trimSlowest`` of the trials are set aside (Winsorized
-into the standard error) and the two sides' trimmed means compared by Yuen's test (Yuen 1974;
-one-sided trimming as in Keselman et al. 2007), with Welch's degrees of freedom: on the same
-sessions the control read +8.8%, +9.9% and +10.1%, and the breaker resolved 5-15% instead of
-30-90%. Unchanged code gives both sides the same mixture, so trimming alone cannot make a
-false alarm; the A/A sessions check the standard error's small-sample honesty.
+quiet dry run of 2026-12-07, about half of them slow). Pairing cannot cancel a phase that the
+other side's run, seconds later, did not share. What is stable is the fast cluster. So each
+side's slowest ``trimSlowest`` of the trials are set aside (Winsorized into the standard error)
+and the two sides' trimmed means compared by Yuen's test (Yuen 1974; one-sided trimming as in
+Keselman et al. 2007), with Welch's degrees of freedom. What it gave, before and after, is in
+docs/ci-gate.md and bench/calibration/TABLE.md. Unchanged code gives both sides the same
+mixture, so trimming alone cannot make a false alarm; the A/A sessions check the standard
+error's small-sample honesty.
 
 Why seconds as well as speedups: the two runs share the machine, so seconds compare now, and a
 change that slows a pair's variants alike (a slower ``normalizeReading`` slows naive and

@@ -80,7 +80,7 @@ class GateGroup:
     backstop: bool = False
     # The fraction of each side's slowest trials set aside, their means compared by Yuen's test
     # (lecture31.gate.decide, trimmedEstimate); 0: paired trials. For CPU-bound groups, whose
-    # trials fall in a host's fast or slow phase (1.3-1.6x) as a whole.
+    # trials fall in a host's fast or slow phase as a whole (why: decide.py).
     trimSlowest: float = 0.0
     # Variants measured (a pair's reference) but not judged: the bench's own code, which no
     # change to the library can slow; judging them only adds noise to the family.
