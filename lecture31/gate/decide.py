@@ -267,23 +267,18 @@ def trimmedEstimate(
     baseMean, baseVariance, baseKept = _trimmedSide(base, trim)
     headMean, headVariance, headKept = _trimmedSide(head, trim)
     variance = baseVariance + headVariance
-    if variance <= 1e-24:
-        return Estimate(
-            measure,
-            math.exp(baseMean),
-            math.exp(headMean),
-            headMean - baseMean,
-            0.0,
-            len(base),
-            baseKept + headKept - 2,
-        )
-    welch = variance**2 / (baseVariance**2 / (baseKept - 1) + headVariance**2 / (headKept - 1))
+    exact = variance <= 1e-24  # every kept trial alike (a virtual clock): no spread to weigh
+    welch = (
+        baseKept + headKept - 2
+        if exact
+        else variance**2 / (baseVariance**2 / (baseKept - 1) + headVariance**2 / (headKept - 1))
+    )
     return Estimate(
         measure,
         math.exp(baseMean),
         math.exp(headMean),
         headMean - baseMean,
-        math.sqrt(variance),
+        0.0 if exact else math.sqrt(variance),
         len(base),
         max(1, math.floor(welch)),
     )
