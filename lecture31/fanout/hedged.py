@@ -31,6 +31,7 @@ from ..breaker.breakers import CANCELLED_AS_LOSER, AsyncCircuitBreaker
 from .hedgepolicy import DelayEstimator, HedgeBudget, HedgePolicy
 from .race import Attempt, ShardRace
 from .replicas import HOMEWORK_BASE, HOMEWORK_RATE, LatencyModel, Replica
+from .streams import CounterStream, streamKey
 
 __all__ = ("ReplicatedShards", "hedgedFanOut", "homeworkReplica")
 
@@ -77,7 +78,7 @@ class ReplicatedShards:
         self.model = model
         self.replicas = [
             [
-                Replica(model.capacity, derivedRng(seed, "service", s, r))
+                Replica(model.capacity, CounterStream(streamKey(seed, "service", s, r)))
                 for r in range(model.replicas)
             ]
             for s in range(numShards)

@@ -8,19 +8,19 @@ waits behind real work::
              replica 1  [capacity slots] <- FIFO queue <- attempts
              (the correlated model: one slow period hits both replicas of the shard)
 
-A service time is drawn when an attempt starts service, from that replica's own generator
-(one ``random.Random`` per shard and replica, derived from the seed), so a seeded run is the
-same whichever driver runs it.
+A service time is drawn when an attempt starts service, from that replica's own stream
+(one ``CounterStream`` per shard and replica, keyed by the seed), so a seeded run is the same
+whichever driver runs it: asyncio, the reference heap or the compiled kernel.
 """
 
 from __future__ import annotations
 
 import bisect
-import random
 from collections import deque
 from dataclasses import dataclass
 
 from .race import Attempt
+from .streams import Draws
 
 __all__ = ("MODELS", "LatencyModel", "Replica", "ShardWeather")
 
@@ -38,7 +38,7 @@ class LatencyModel:
     shards: int = 100
     description: str = ""
 
-    def draw(self, rng: random.Random) -> float:
+    def draw(self, rng: Draws) -> float:
         """One service time (the correlated model's slow factor is applied by the caller)."""
         name = self.name
         if name == "homework":
@@ -123,7 +123,7 @@ class ShardWeather:
 
     __slots__ = ("_ends", "_rng", "_slow")
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: Draws) -> None:
         self._rng = rng
         self._ends: list[float] = []  # where each period ends
         self._slow: list[bool] = []
@@ -149,9 +149,7 @@ class Replica:
 
     __slots__ = ("busy", "capacity", "rng", "waiting", "weather")
 
-    def __init__(
-        self, capacity: int, rng: random.Random, weather: ShardWeather | None = None
-    ) -> None:
+    def __init__(self, capacity: int, rng: Draws, weather: ShardWeather | None = None) -> None:
         self.capacity = capacity
         self.rng = rng
         self.weather = weather

@@ -21,11 +21,36 @@ import math
 import random
 from dataclasses import dataclass
 
+import numpy as np
+
 from .._runtime.checks import checkCount, checkSeed
-from .._runtime.seeding import derivedRng
-from .hedgepolicy import DelayEstimator, HedgeBudget, HedgeMode, HedgePolicy
+from .hedgepolicy import (
+    DEFAULT_DELAY_SECONDS,
+    DELAY_WINDOW,
+    DelayEstimator,
+    HedgeBudget,
+    HedgeMode,
+    HedgePolicy,
+)
 from .race import Attempt, ShardRace
-from .replicas import MODELS, LatencyModel, Replica, ShardWeather
+from .replicas import (
+    HICCUP_BASE,
+    HICCUP_PAUSE,
+    HICCUP_PROBABILITY,
+    HOMEWORK_BASE,
+    HOMEWORK_RATE,
+    MODELS,
+    PARETO_ALPHA,
+    PARETO_SCALE,
+    SLOW_FACTOR,
+    SLOW_FRACTION,
+    SLOW_MEAN_SECONDS,
+    THEORY_MEAN,
+    LatencyModel,
+    Replica,
+    ShardWeather,
+)
+from .streams import CounterStream, streamKey
 
 __all__ = ("SimulationResult", "simulateFanOuts")
 
@@ -45,6 +70,13 @@ class SimulationResult:
     usefulWork: float
     totalWork: float
     maxBudgetExcess: float  # max over the run of extra - ratio x primaries (budgeted only)
+
+
+def attemptSlots(model: LatencyModel, policy: HedgePolicy) -> int:
+    """How many replicas a race may try (its replica order's length)."""
+    if policy.mode in (HedgeMode.TIED, HedgeMode.DUPLICATE_ALL):
+        return min(2, model.replicas)
+    return min(policy.maxAttempts, model.replicas)
 
 
 class _FanOut:
@@ -68,14 +100,20 @@ class _Engine:
         self.heap: list[tuple[float, int, int, object]] = []
         self.seq = 0
         self.rate = load * model.replicas * model.capacity / model.meanService
-        self.arrivals = derivedRng(seed, "arrivals")
-        self.routes = [derivedRng(seed, "route", s) for s in range(model.shards)]
+        self.arrivals = CounterStream(streamKey(seed, "arrivals"))
+        self.routes = [CounterStream(streamKey(seed, "route", s)) for s in range(model.shards)]
         self.replicas: list[list[Replica]] = []
         for s in range(model.shards):
-            weather = ShardWeather(derivedRng(seed, "weather", s)) if model.correlated else None
+            weather = (
+                ShardWeather(CounterStream(streamKey(seed, "weather", s)))
+                if model.correlated
+                else None
+            )
             self.replicas.append(
                 [
-                    Replica(model.capacity, derivedRng(seed, "service", s, r), weather)
+                    Replica(
+                        model.capacity, CounterStream(streamKey(seed, "service", s, r)), weather
+                    )
                     for r in range(model.replicas)
                 ]
             )
@@ -160,9 +198,7 @@ class _Engine:
         model, policy = self.model, self.policy
         measured = index >= self.warmup
         fanOut = _FanOut(self.clock, model.shards, measured)
-        limit = min(policy.maxAttempts, model.replicas)
-        if policy.mode in (HedgeMode.TIED, HedgeMode.DUPLICATE_ALL):
-            limit = min(2, model.replicas)
+        limit = attemptSlots(model, policy)
         count = model.replicas
         for shardId in range(model.shards):
             route = self.routes[shardId]
@@ -223,11 +259,13 @@ def simulateFanOuts(
     fanOuts: int,
     *,
     seed: int | None = None,
+    engine: str = "compiled",
 ) -> SimulationResult:
     """``fanOuts`` measured fan-outs (after a warm-up) arriving as a Poisson stream at ``load``.
 
     ``load`` is each server's utilization without copies: arrival rate x mean service /
-    (replicas x capacity).
+    (replicas x capacity). ``engine``: "compiled" (numba, ``kernel.py``) or "reference" (this
+    module's heap driving ``ShardRace``); both give the same trace for the same seed.
     """
     if isinstance(model, str):
         if model not in MODELS:
@@ -237,7 +275,118 @@ def simulateFanOuts(
         raise ValueError(f"load must be a number in (0, 1), got {load!r}")
     checkCount(fanOuts, "fanOuts")
     checkSeed(seed)
-    engine = _Engine(
-        model, policy, float(load), random.randrange(2**63) if seed is None else seed, fanOuts
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    runSeed = random.randrange(2**63) if seed is None else seed
+    if engine == "reference":
+        return _Engine(model, policy, float(load), runSeed, fanOuts).run()
+    return _runCompiled(model, policy, float(load), runSeed, fanOuts)
+
+
+ENGINES = ("compiled", "reference")
+# First sizes of the compiled engine's stores; a run that outgrows one is run again with it
+# doubled (the same seed gives the same trace, so only time is lost).
+FIRST_SLOTS, FIRST_QUEUE, FIRST_HEAP = 4096, 1024, 1 << 16
+
+
+def _runCompiled(
+    model: LatencyModel, policy: HedgePolicy, load: float, seed: int, fanOuts: int
+) -> SimulationResult:
+    from . import kernel  # numba compiles on first use: only callers of this engine pay
+
+    slots, queue, heap = FIRST_SLOTS, FIRST_QUEUE, FIRST_HEAP
+    while True:
+        config, state = _compiledRun(model, policy, load, seed, fanOuts, slots, queue, heap)
+        status = kernel.runKernel(config, state)
+        if status == kernel.OK:
+            break
+        if status == kernel.SLOTS_FULL:
+            slots *= 2
+        elif status == kernel.QUEUE_FULL:
+            queue *= 2
+        else:
+            heap *= 2
+    fs, ns = state.fs, state.ns
+    return SimulationResult(
+        latencies=state.latencies[: ns[kernel.N_LATENCIES]].tolist(),
+        primaries=int(ns[kernel.N_PRIMARIES]),
+        extraAttempts=int(ns[kernel.N_EXTRA]),
+        hedgeWins=int(ns[kernel.N_WINS]),
+        usefulWork=float(fs[kernel.F_USEFUL_WORK]),
+        totalWork=float(fs[kernel.F_TOTAL_WORK]),
+        maxBudgetExcess=float(fs[kernel.F_MAX_EXCESS]) if policy.budgeted else 0.0,
     )
-    return engine.run()
+
+
+def _compiledRun(
+    model: LatencyModel,
+    policy: HedgePolicy,
+    load: float,
+    seed: int,
+    fanOuts: int,
+    slots: int,
+    queue: int,
+    heap: int,
+) -> tuple:
+    """The kernel's Config and fresh State for one run (stores of the given sizes)."""
+    from . import kernel
+
+    S, R = model.shards, model.replicas
+    A = attemptSlots(model, policy)
+    if S > kernel.MAX_SHARDS or A > 4:
+        raise ValueError(
+            f"the compiled engine takes at most {kernel.MAX_SHARDS} shards and 4 attempts,"
+            f" got {S} and {A}"
+        )
+    warmup = max(MIN_WARMUP, math.ceil(WARMUP_FRACTION * fanOuts))
+    labels: list[tuple] = [("arrivals",)]
+    labels += [("route", s) for s in range(S)]
+    labels += [("service", s, r) for s in range(S) for r in range(R)]
+    labels += [("weather", s) for s in range(S)]
+    keys = np.array([streamKey(seed, *label) for label in labels], dtype=np.uint64)
+    config = kernel.Config(
+        S=S, R=R, C=model.capacity, A=A, K=slots, slotMask=slots - 1, Q=queue,
+        abortable=model.abortable, correlated=model.correlated,
+        kind=kernel.KIND_CODES[model.name], mode=kernel.MODE_CODES[policy.mode.value],
+        maxAttempts=policy.maxAttempts, hedges=policy.hedges,
+        learns=policy.hedges and policy.fixedDelay is None, warmup=warmup, measured=fanOuts,
+        rate=load * R * model.capacity / model.meanService,
+        percentile=float(policy.percentile), ratio=float(policy.budgetRatio),
+        burst=max(1.0, float(policy.budgetBurst)),
+    )  # fmt: skip
+    fs = np.zeros(6)
+    fs[kernel.F_BALANCE] = config.burst
+    fs[kernel.F_DELAY] = (
+        policy.fixedDelay if policy.fixedDelay is not None else DEFAULT_DELAY_SECONDS
+    )
+    fs[kernel.F_MAX_EXCESS] = -np.inf
+    races, attempts = slots * S, slots * S * A
+    state = kernel.State(
+        keys=keys, counters=np.zeros(len(keys), np.int64), mf=modelConstants(),
+        fs=fs, ns=np.zeros(11, np.int64),
+        window=np.zeros(DELAY_WINDOW), scratch=np.zeros(DELAY_WINDOW),
+        latencies=np.zeros(fanOuts),
+        fArrived=np.zeros(slots), fPending=np.zeros(slots, np.int64),
+        fLive=np.zeros(slots, np.int64), fOwner=np.full(slots, -1, np.int64),
+        rSent=np.zeros(races, np.int64), rDone=np.zeros(races, np.bool_),
+        rOrder=np.zeros(attempts, np.int64), aState=np.zeros(attempts, np.int8),
+        aSent=np.zeros(attempts), aStarted=np.zeros(attempts),
+        aServing=np.zeros(attempts, np.bool_),
+        busy=np.zeros(S * R, np.int64), ring=np.zeros(S * R * queue, np.int64),
+        head=np.zeros(S * R, np.int64), tail=np.zeros(S * R, np.int64),
+        wEnd=np.zeros(S), wSlow=np.zeros(S, np.bool_), wStarted=np.zeros(S, np.bool_),
+        hT=np.zeros(heap), hS=np.zeros(heap, np.int64), hI=np.zeros(heap, np.int64),
+    )  # fmt: skip
+    return config, state
+
+
+def modelConstants() -> np.ndarray:
+    """The latency models' constants, in the order the kernel's draws read them."""
+    return np.array(
+        [
+            HOMEWORK_BASE, HOMEWORK_RATE, HICCUP_BASE, HICCUP_PROBABILITY, *HICCUP_PAUSE,
+            PARETO_SCALE, PARETO_ALPHA, THEORY_MEAN, SLOW_FACTOR, SLOW_MEAN_SECONDS,
+            SLOW_FRACTION,
+        ],
+        dtype=np.float64,
+    )  # fmt: skip
