@@ -25,7 +25,7 @@ NUM_SHARDS = 6
 
 def series(mode: str) -> list[dict]:
     policy = HedgePolicy(mode=HedgeMode(mode))
-    budget = HedgeBudget(policy.budgetRatio, policy.budgetBurst)
+    budget = HedgeBudget.forPolicy(policy)
     estimator = DelayEstimator(policy.percentile)
     tracker = LatencyTracker()
     rng = random.Random(SEED)

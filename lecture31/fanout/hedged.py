@@ -242,7 +242,7 @@ async def hedgedFanOut(
         raise TypeError(f"policy must be a HedgePolicy or None, got {policy!r}")
     usedTimeout = checkSeconds(tracker.suggestedTimeout(), "tracker.suggestedTimeout()")
     replicaFn = homeworkReplica if replicaFn is None else replicaFn
-    budget = HedgeBudget(policy.budgetRatio, policy.budgetBurst) if budget is None else budget
+    budget = HedgeBudget.forPolicy(policy) if budget is None else budget
     if estimator is None:
         estimator = DelayEstimator(policy.percentile, fixedDelay=policy.fixedDelay)
     seeds = [None if rng is None else rng.getrandbits(64) for _ in range(numShards)]

@@ -58,13 +58,13 @@ _entry = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
 Config = namedtuple(
     "Config",
     "S R C A K slotMask Q abortable correlated kind mode maxAttempts hedges learns warmup measured"
-    " rate percentile ratio burst",
+    " rate percentile ratio burst shardCapped shardRatio shardBurst",
 )
 State = namedtuple(
     "State",
     "keys counters mf fs ns window scratch latencies fArrived fPending fLive fOwner rSent"
     " rDone rOrder aState aSent aStarted aServing busy ring head tail wEnd wSlow"
-    " wStarted hT hS hI",
+    " wStarted hT hS hI shardBalance",
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -345,6 +345,9 @@ def _arrive(cf, st, index):
         ns[N_DEPOSITS] += 1
         balance = fs[F_BALANCE] + cf.ratio
         fs[F_BALANCE] = balance if balance < cf.burst else cf.burst
+        if cf.shardCapped:
+            balance = st.shardBalance[shard] + cf.shardRatio
+            st.shardBalance[shard] = balance if balance < cf.shardBurst else cf.shardBurst
         status = _send(cf, st, index, shard)
         if status != OK:
             return status
@@ -378,8 +381,11 @@ def _timer(cf, st, ident):
         return OK
     when = st.fs[F_CLOCK] + st.fs[F_DELAY]
     if cf.mode == BUDGETED:
-        if st.fs[F_BALANCE] >= 1.0:
+        # HedgeBudget.tryWithdraw: a token from the pool and one from the shard's bucket.
+        if st.fs[F_BALANCE] >= 1.0 and (not cf.shardCapped or st.shardBalance[shard] >= 1.0):
             st.fs[F_BALANCE] -= 1.0
+            if cf.shardCapped:
+                st.shardBalance[shard] -= 1.0
             st.ns[N_WITHDRAWN] += 1
         else:
             return OK if _push(st, when, ident * 4 + TIMER) else HEAP_FULL

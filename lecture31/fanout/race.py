@@ -99,7 +99,7 @@ class ShardRace:
 
     def start(self, now: float) -> None:
         self.startedAt = now
-        self.budget.deposit()
+        self.budget.deposit(self.shardId)
         primary = self._send(now, extra=False)
         mode = self.mode
         if mode is HedgeMode.NONE:
@@ -120,7 +120,7 @@ class ShardRace:
         """
         if self.done or len(self.attempts) >= self._attemptLimit():
             return
-        if self.policy.budgeted and not self.budget.tryWithdraw():
+        if self.policy.budgeted and not self.budget.tryWithdraw(self.shardId):
             self.driver.arm(self, self.estimator.delay)
             return
         self._send(now, extra=True)
@@ -180,7 +180,7 @@ class ShardRace:
     def _extraAllowed(self) -> bool:
         if len(self.attempts) >= self._attemptLimit():
             return False
-        return not self.policy.budgeted or self.budget.tryWithdraw()
+        return not self.policy.budgeted or self.budget.tryWithdraw(self.shardId)
 
     def _send(self, now: float, *, extra: bool) -> Attempt:
         attempt = Attempt(self, len(self.attempts), self.replicas[len(self.attempts)], extra, now)

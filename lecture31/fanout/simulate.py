@@ -117,7 +117,7 @@ class _Engine:
                     for r in range(model.replicas)
                 ]
             )
-        self.budget = HedgeBudget(policy.budgetRatio, policy.budgetBurst)
+        self.budget = HedgeBudget.forPolicy(policy)
         self.estimator = DelayEstimator(policy.percentile, fixedDelay=policy.fixedDelay)
         self.total = total
         self.warmup = max(MIN_WARMUP, math.ceil(WARMUP_FRACTION * total))
@@ -353,6 +353,9 @@ def _compiledRun(
         rate=load * R * model.capacity / model.meanService,
         percentile=float(policy.percentile), ratio=float(policy.budgetRatio),
         burst=max(1.0, float(policy.budgetBurst)),
+        shardCapped=policy.shardBudgetRatio is not None,
+        shardRatio=float(policy.shardBudgetRatio or 0.0),
+        shardBurst=max(1.0, float(policy.shardBudgetBurst)),
     )  # fmt: skip
     fs = np.zeros(6)
     fs[kernel.F_BALANCE] = config.burst
@@ -376,6 +379,7 @@ def _compiledRun(
         head=np.zeros(S * R, np.int64), tail=np.zeros(S * R, np.int64),
         wEnd=np.zeros(S), wSlow=np.zeros(S, np.bool_), wStarted=np.zeros(S, np.bool_),
         hT=np.zeros(heap), hS=np.zeros(heap, np.int64), hI=np.zeros(heap, np.int64),
+        shardBalance=np.full(S, config.shardBurst),
     )  # fmt: skip
     return config, state
 

@@ -13,7 +13,7 @@ from lecture31.breaker import AsyncCircuitBreaker
 from lecture31.fanout import LatencyTracker, hedgedFanOut
 from lecture31.fanout.hedgepolicy import HedgeBudget, HedgePolicy
 from lecture31.fanout.simulate import simulateFanOuts
-from lecture31.fanout.study import crossover, quantileInterval, runPoint
+from lecture31.fanout.study import crossover, policyFor, quantileInterval, row, runPoint
 
 RESULT_KEYS = {
     "query",
@@ -70,6 +70,41 @@ def test_the_budget_never_lets_extra_attempts_exceed_ratio_times_primaries_plus_
         while budget.tryWithdraw():
             pass
         assert budget.extra <= 10 + 0.05 * budget.primaries + 1e-9
+
+
+def test_no_shard_spends_more_than_its_share_however_full_the_pool_is():
+    budget = HedgeBudget(0.05, 10, shardRatio=0.3, shardBurst=5)
+    for n in range(1, 2001):
+        for shard in range(20):
+            budget.deposit(shard)
+        while budget.tryWithdraw(7):  # every hedge of the fan-out wants shard 7
+            pass
+        assert budget.shardBalances[7] >= 0
+        assert budget.extra <= 5 + 0.3 * n + 1e-9  # shard 7's cap, not the pool's 10 + 0.05 x 20n
+    assert budget.extra > 0.29 * 2000  # and it does get its share
+    assert not budget.tryWithdraw(7)
+    assert budget.tryWithdraw(8)  # the pool still serves the other shards
+
+
+def test_the_per_shard_cap_keeps_correlated_slowness_from_costing_more_than_10pct():
+    """Both replicas of a shard slow at once: a copy is as slow as the primary, so the pooled
+    budget alone sent the slow shard ~as many hedges as primaries (p99 +13% at load 0.1)."""
+    rows = {}
+    for policy in ("none", "budgeted"):
+        for load in (0.1, 0.2):
+            result = simulateFanOuts(
+                "correlated", policyFor("correlated", policy), load, 20_000, seed=1
+            )
+            rows[policy, load] = row("correlated", policy, load, result)
+    for load in (0.1, 0.2):
+        none, budgeted = rows["none", load], rows["budgeted", load]
+        assert budgeted["p99"] <= 1.10 * none["p99"]
+        assert budgeted["p50"] <= 1.10 * none["p50"]
+    uncapped = HedgePolicy(mode="budgeted", maxAttempts=3, shardBudgetRatio=None)
+    pooled = row(
+        "correlated", "budgeted", 0.1, simulateFanOuts("correlated", uncapped, 0.1, 20_000, seed=1)
+    )
+    assert pooled["p99"] > 1.10 * rows["none", 0.1]["p99"]  # the harm the cap removes
 
 
 @pytest.mark.parametrize("load", [0.1, 0.5, 0.9])

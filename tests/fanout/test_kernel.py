@@ -37,6 +37,13 @@ def test_the_compiled_engine_gives_the_reference_engines_trace(model, policy, lo
     assert len(compiled.latencies) == 300
 
 
+def test_the_compiled_engine_follows_the_pooled_budget_without_a_shard_cap():
+    uncapped = dataclasses.replace(policyFor("correlated", "budgeted"), shardBudgetRatio=None)
+    spec = narrow("correlated")
+    reference = simulateFanOuts(spec, uncapped, 0.3, 300, seed=5, engine="reference")
+    assert simulateFanOuts(spec, uncapped, 0.3, 300, seed=5) == reference
+
+
 def test_a_run_that_outgrows_its_stores_is_run_again_and_gives_the_same_trace(monkeypatch):
     args = ("hiccup", policyFor("hiccup", "budgeted"), 0.85, 400)
     expected = simulateFanOuts(*args, seed=3)
