@@ -73,7 +73,12 @@ EXERCISES: dict[str, Exercise] = {
 HOMEWORK = tuple(name for name, exercise in EXERCISES.items() if exercise.homework)
 CPU_EXERCISES = tuple(name for name, exercise in EXERCISES.items() if exercise.takesProcessPool)
 # The options only the hedging study takes, and its keyword for each.
-HEDGING_OPTIONS = {"fanOuts": "--fan-outs", "jsonPath": "--json", "plotPath": "--plot"}
+HEDGING_OPTIONS = {
+    "fanOuts": "--fan-outs",
+    "jsonPath": "--json",
+    "plotPath": "--plot",
+    "markdownPath": "--markdown",
+}
 CPU_KINDS = ("process", "dask")
 
 EXIT_BROKEN_PIPE = 1  # what the Python docs' SIGPIPE note does
@@ -204,6 +209,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="hedging only: also plot the percentiles against load to PATH (PNG; the plot extra)",
     )
+    parser.add_argument(
+        "--markdown",
+        dest="markdownPath",
+        metavar="PATH",
+        default=None,
+        help="hedging only: also write what the study found, a markdown page, to PATH",
+    )
     return parser
 
 
@@ -254,7 +266,7 @@ def _plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> _Plan:
     if hedging and args.exercise != "hedging":
         named = ", ".join(HEDGING_OPTIONS[keyword] for keyword, _ in hedging)
         parser.error(f"{named} apply to hedging only, not {args.exercise!r}")
-    for keyword in ("jsonPath", "plotPath"):
+    for keyword in ("jsonPath", "plotPath", "markdownPath"):
         target = getattr(args, keyword)
         if target is not None:
             try:

@@ -19,6 +19,7 @@ from .._runtime.atomicwrite import writeAtomically
 from .._runtime.checks import UserInputError, checkCount, checkSeed
 from .._runtime.gathering import gatherAll
 from .._runtime.pools import ownedPools
+from .findings import findingsMarkdown
 from .replicas import MODELS
 from .study import (
     ROW_FIELDS,
@@ -162,8 +163,10 @@ async def main(
     fanOuts: int = DEFAULT_FAN_OUTS,
     jsonPath: str | None = None,
     plotPath: str | None = None,
+    markdownPath: str | None = None,
 ) -> None:
-    """Run the study and print it; ``jsonPath`` / ``plotPath`` also write the rows / a plot."""
+    """Run the study and print it; ``jsonPath`` / ``plotPath`` / ``markdownPath`` also write
+    the rows / a plot / the findings page (``findings.py``)."""
     started = time.perf_counter()
     rows = await runStudy(seed=seed, fanOuts=fanOuts)
     elapsed = time.perf_counter() - started
@@ -184,3 +187,11 @@ async def main(
     if plotPath is not None:
         plotRows(rows, Path(plotPath))
         print(f"plot written to {plotPath}")
+    if markdownPath is not None:
+        page = findingsMarkdown(rows)
+
+        def write(path: Path) -> None:
+            path.write_text(page, encoding="utf-8")
+
+        writeAtomically([(Path(markdownPath), write)])
+        print(f"findings written to {markdownPath}")

@@ -1,37 +1,34 @@
 """The compiled engine of the virtual-time lab: ``simulate.py``'s event loop, in numba.
 
-The reference engine drives ``ShardRace`` from a heap in Python: ~40 us a shard request, so
-100,000 fan-outs of 100 shards (11 million races a point, 189 points) would take hours. This
-is the same loop, the same rules and the same random streams (``streams.py``), compiled: a
-test runs both on the same seeds and asks for the same latencies, attempt counts and work,
-to the last bit (tests/fanout/test_kernel.py). Change a rule in ``race.py`` or
-``hedgepolicy.py`` and that test fails until it is changed here too.
+The reference engine drives ``ShardRace`` from a heap in Python, ~40 us a shard request: hours
+for 100,000 fan-outs of 100 shards at 189 points. This is the same loop, rules and random
+streams (``streams.py``), compiled; tests/fanout/test_kernel.py runs both on the same seeds and
+asks for the same trace to the last bit, so a rule changed in ``race.py`` or ``hedgepolicy.py``
+fails until it is changed here too. One module on purpose: numba's cache checks only the file
+of the function it compiled, and everything here is inlined into ``runKernel``.
 
-Layout, all flat arrays (numba compiles loops over arrays, not Python objects)::
+Flat arrays (the ``Config`` and ``State`` of ``simulate._compiledRun``)::
 
-    fan-out  i  -> slot i % K      (arrivedAt, pending, measured, live attempts, owner i)
-    race     (slot, shard)         (attempts sent, in flight, done, winner, replica order)
+    fan-out  i  -> slot i % K      (arrivedAt, pending, live attempts, owner i)
+    race     (slot, shard)         (attempts sent, done, replica order)
     attempt  (slot, shard, a)      (state, sentAt, startedAt, in service)
     replica  (shard, r)            (busy slots, a FIFO ring of attempt ids)
     heap     (time, seq, id x 4 + kind)   the events: arrival, hedge timer, service done
 
-An event names its fan-out by number, not slot, so an event of a fan-out whose slot was
-reused is recognised as stale. When a ring, the slots or the heap are too small the kernel
-stops with a status and ``simulateCompiled`` runs it again with that one doubled: the run is
-a pure function of the seed, so the retry gives the same trace.
+An event names its fan-out by number, not slot: one of a reused slot is seen to be stale. A
+store too small stops the run with a status; ``simulate._runCompiled`` doubles it and runs
+again (a pure function of the seed: the same trace).
 """
 
-from __future__ import annotations
-
 import math
-from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
 from .hedgepolicy import DELAY_REFRESH, MIN_DELAY_OBSERVATIONS
+from .streams import GOLDEN, MIX1, MIX2
 
-__all__ = ("KIND_CODES", "MODE_CODES", "OK", "Config", "State", "runKernel")
+__all__ = ("KIND_CODES", "MAX_SHARDS", "MODE_CODES", "OK", "runKernel")
 
 # Attempt states (race.py's "sent", "started", "done", "cancelled").
 SENT, STARTED, DONE, CANCELLED = 0, 1, 2, 3
@@ -44,37 +41,21 @@ OK, SLOTS_FULL, QUEUE_FULL, HEAP_FULL = 0, 1, 2, 3
 
 # The float scalars (fs) and integer scalars (ns) of the run, by index.
 F_CLOCK, F_BALANCE, F_DELAY, F_TOTAL_WORK, F_USEFUL_WORK, F_MAX_EXCESS = range(6)
-N_SEQ, N_HEAP, N_DEPOSITS, N_WITHDRAWN, N_RECORDED, N_WINDOW, N_NEXT = range(7)
-N_PRIMARIES, N_EXTRA, N_WINS, N_LATENCIES = range(7, 11)
+N_SEQ, N_HEAP, N_DEPOSITS, N_WITHDRAWN, N_RECORDED = range(5)
+N_PRIMARIES, N_EXTRA, N_WINS, N_LATENCIES = range(5, 9)
 
-# Numba counts references to arrays (atomic increments) wherever it cannot prove them useless,
-# and in this branchy loop that was half the run time. The kernel allocates nothing (its stores
-# come from the caller, the selection works in ``scratch``), so it runs without numba's runtime
-# (NRT) at all: nothing to count. Every function is inlined into the entry: one compiled loop.
+# Numba counts references to arrays (atomic increments) where it cannot prove them useless: in
+# this branchy loop, half the run time. The kernel allocates nothing (stores from the caller,
+# the selection in ``scratch``), so it runs without numba's runtime (NRT): nothing to count.
 _inlined = njit(cache=True, inline="always", _nrt=False)  # type: ignore[call-overload]
 _entry = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
 
-# What a run is (scalars, fixed for the run) and what it keeps (arrays, changed in place).
-Config = namedtuple(
-    "Config",
-    "S R C A K slotMask Q abortable correlated kind mode maxAttempts hedges learns warmup measured"
-    " rate percentile ratio burst shardCapped shardRatio shardBurst",
-)
-State = namedtuple(
-    "State",
-    "keys counters mf fs ns window scratch latencies fArrived fPending fLive fOwner rSent"
-    " rDone rOrder aState aSent aStarted aServing busy ring head tail wEnd wSlow"
-    " wStarted hT hS hI shardBalance",
-)
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_GOLDEN = np.uint64(GOLDEN)
+_MIX1, _MIX2 = np.uint64(MIX1), np.uint64(MIX2)
 _UNIT = 2.0**-53
 
 
-# An attempt's id packs (fan-out number, shard, attempt index): shifts, not divisions, to
-# unpack it (a 64-bit division costs ~40 cycles, and every event unpacks one).
+# An attempt's id packs (fan-out number, shard, index): unpacked by shifts (a division: ~40 cycles).
 SHARD_BITS = 12
 SHARD_MASK = (1 << SHARD_BITS) - 1
 INDEX_SHIFT = SHARD_BITS + 2
@@ -92,10 +73,10 @@ def _unit(keys, counters, stream):
     n = counters[stream]
     counters[stream] = n + 1
     z = keys[stream] + np.uint64(n + 1) * _GOLDEN
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) * _UNIT
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * _UNIT
 
 
 @_inlined
@@ -116,10 +97,9 @@ def _serviceTime(kind, mf, keys, counters, stream):
 @_inlined
 def _weatherFactor(st, stream, shard, now):
     """ShardWeather.factor for a clock that only moves forward: the current period."""
-    mf, wEnd, wSlow = st.mf, st.wEnd, st.wSlow
+    mf, wEnd, wSlow = st.mf, st.wEnd, st.wSlow  # wSlow starts True: the first period is normal
     while wEnd[shard] <= now:
-        slow = not wSlow[shard] and st.wStarted[shard]
-        st.wStarted[shard] = True
+        slow = not wSlow[shard]
         mean = mf[10]
         if not slow:
             mean *= (1 - mf[11]) / mf[11]
@@ -209,17 +189,13 @@ def _select(values, scratch, length, rank):
 def _record(cf, st, latency):
     """DelayEstimator.record (a fixed delay records nothing: the caller skips it)."""
     percentile, window, scratch, fs, ns = cf.percentile, st.window, st.scratch, st.fs, st.ns
-    capacity = window.shape[0]
-    length = ns[N_WINDOW]
-    if length < capacity:
-        window[length] = latency
-        length += 1
-        ns[N_WINDOW] = length
-    else:
-        window[ns[N_NEXT]] = latency
-        ns[N_NEXT] = (ns[N_NEXT] + 1) % capacity
-    ns[N_RECORDED] += 1
-    if ns[N_RECORDED] % DELAY_REFRESH == 0 or length == MIN_DELAY_OBSERVATIONS:
+    # The reference appends until the window is full, then overwrites from its start: the
+    # same slot as the count of earlier records modulo the window.
+    count, capacity = ns[N_RECORDED], window.shape[0]
+    window[count % capacity] = latency
+    ns[N_RECORDED] = count = count + 1
+    length = min(count, capacity)
+    if count % DELAY_REFRESH == 0 or length == MIN_DELAY_OBSERVATIONS:
         # The rank-th smallest: a selection, not a sort (the same value, a tenth of the time).
         rank = max(0, min(length - 1, math.ceil(percentile / 100.0 * length) - 1))
         fs[F_DELAY] = _select(window, scratch, length, rank)
@@ -449,14 +425,10 @@ def _finished(cf, st, ident):
 def runKernel(cf, st):
     """The event loop (_Engine.run); returns a status: OK, or which store was too small."""
     fs, ns = st.fs, st.ns
-    total = cf.warmup + cf.measured
-    # The first arrival, seq 0, as the reference pushes it.
-    st.hT[0] = -math.log(1.0 - _unit(st.keys, st.counters, 0)) / cf.rate
-    st.hS[0] = 0
-    st.hI[0] = ARRIVAL
-    ns[N_HEAP] = 1
+    # The first arrival (seq 1 where the reference's is 0: every seq is one higher, in order).
+    if not _push(st, -math.log(1.0 - _unit(st.keys, st.counters, 0)) / cf.rate, ARRIVAL):
+        return HEAP_FULL
     arrived = 0
-    status = OK
     while ns[N_HEAP] > 0:
         clock, ident = _pop(st)
         fs[F_CLOCK] = clock
@@ -469,7 +441,7 @@ def runKernel(cf, st):
         else:
             status = _arrive(cf, st, arrived)
             arrived += 1
-            if status == OK and arrived < total:
+            if status == OK and arrived < cf.warmup + cf.measured:
                 gap = -math.log(1.0 - _unit(st.keys, st.counters, 0)) / cf.rate
                 if not _push(st, clock + gap, ARRIVAL):
                     status = HEAP_FULL

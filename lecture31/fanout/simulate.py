@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,6 +285,18 @@ def simulateFanOuts(
 
 
 ENGINES = ("compiled", "reference")
+# What a compiled run is (scalars, fixed for the run) and keeps (arrays, changed in place).
+KernelConfig = namedtuple(
+    "KernelConfig",
+    "S R C A K slotMask Q abortable correlated kind mode maxAttempts hedges learns warmup measured"
+    " rate percentile ratio burst shardCapped shardRatio shardBurst",
+)
+KernelState = namedtuple(
+    "KernelState",
+    "keys counters mf fs ns window scratch latencies fArrived fPending fLive fOwner rSent"
+    " rDone rOrder aState aSent aStarted aServing busy ring head tail wEnd wSlow"
+    " hT hS hI shardBalance",
+)
 # First sizes of the compiled engine's stores; a run that outgrows one is run again with it
 # doubled (the same seed gives the same trace, so only time is lost).
 FIRST_SLOTS, FIRST_QUEUE, FIRST_HEAP = 4096, 1024, 1 << 16
@@ -344,7 +357,7 @@ def _compiledRun(
     labels += [("service", s, r) for s in range(S) for r in range(R)]
     labels += [("weather", s) for s in range(S)]
     keys = np.array([streamKey(seed, *label) for label in labels], dtype=np.uint64)
-    config = kernel.Config(
+    config = KernelConfig(
         S=S, R=R, C=model.capacity, A=A, K=slots, slotMask=slots - 1, Q=queue,
         abortable=model.abortable, correlated=model.correlated,
         kind=kernel.KIND_CODES[model.name], mode=kernel.MODE_CODES[policy.mode.value],
@@ -364,9 +377,9 @@ def _compiledRun(
     )
     fs[kernel.F_MAX_EXCESS] = -np.inf
     races, attempts = slots * S, slots * S * A
-    state = kernel.State(
+    state = KernelState(
         keys=keys, counters=np.zeros(len(keys), np.int64), mf=modelConstants(),
-        fs=fs, ns=np.zeros(11, np.int64),
+        fs=fs, ns=np.zeros(9, np.int64),
         window=np.zeros(DELAY_WINDOW), scratch=np.zeros(DELAY_WINDOW),
         latencies=np.zeros(fanOuts),
         fArrived=np.zeros(slots), fPending=np.zeros(slots, np.int64),
@@ -377,7 +390,7 @@ def _compiledRun(
         aServing=np.zeros(attempts, np.bool_),
         busy=np.zeros(S * R, np.int64), ring=np.zeros(S * R * queue, np.int64),
         head=np.zeros(S * R, np.int64), tail=np.zeros(S * R, np.int64),
-        wEnd=np.zeros(S), wSlow=np.zeros(S, np.bool_), wStarted=np.zeros(S, np.bool_),
+        wEnd=np.zeros(S), wSlow=np.ones(S, np.bool_),
         hT=np.zeros(heap), hS=np.zeros(heap, np.int64), hI=np.zeros(heap, np.int64),
         shardBalance=np.full(S, config.shardBurst),
     )  # fmt: skip
