@@ -57,6 +57,11 @@ ROW_FIELDS = (
     "p999",
     "p999Low",
     "p999High",
+    # Beyond API.md's fields (readers ignore what they do not know): p50's and p99's intervals.
+    "p50Low",
+    "p50High",
+    "p99Low",
+    "p99High",
     "extraRequests",
     "extraWork",
     "hedgeWins",
