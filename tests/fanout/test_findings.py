@@ -1,4 +1,4 @@
-"""The committed hedging results: the page is what the rows say, the rows are what the code gives."""
+"""The committed hedging results: the page is what the rows say, the rows what the code gives."""
 
 from __future__ import annotations
 
