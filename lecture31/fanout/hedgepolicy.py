@@ -42,8 +42,8 @@ DEFAULT_BUDGET_BURST = 10.0
 # slow at once (correlated slowness) every hedge of the fan-out goes there, where a copy is
 # just as slow and only adds load: with the pooled budget alone the slow shard received about
 # as many hedges as primaries and the p99 of the correlated model rose 13% at load 0.1. A cap
-# of 30% (six fair shares) keeps that under 6% and leaves the hiccup model's p99.9 gain
-# (random shards, a few hedges each) as it was. Measured: docs/hedging.md.
+# of 30% (six fair shares) keeps it within 10% (results/HEDGING.md) and leaves the hiccup
+# model's p99.9 gain (random shards, a few hedges each) as it was. Measured: docs/hedging.md.
 DEFAULT_SHARD_BUDGET_RATIO = 0.30
 DEFAULT_SHARD_BUDGET_BURST = 5.0
 # gRPC's hedging policy (gRFC A6) caps attempts at 5; a third copy already buys little.
